@@ -1,0 +1,3 @@
+module github.com/scoutergo/server
+
+go 1.26.8
