@@ -57,3 +57,19 @@ UPDATE scouter."user"
 SET refresh_token = sqlc.narg(refresh_token),
     updated_at = now()
 WHERE username = @username;
+
+-- GetUserByUsernameForUpdate reads a user and locks the row until the end of
+-- the transaction (read-modify-write of UpdateUser).
+-- name: GetUserByUsernameForUpdate :one
+SELECT id, created_at, updated_at, active, username, password_hash, hashed_recovery_codes,
+       permissions, group_permissions, role, favorite_spaces, refresh_token, email
+FROM scouter."user"
+WHERE username = @username
+FOR UPDATE;
+
+-- LockUsers takes a transaction-scoped advisory lock that serialises the
+-- user-table changes which must see a consistent set of users across server
+-- replicas: creating the first-start users and the last-admin check of a
+-- delete.
+-- name: LockUsers :exec
+SELECT pg_advisory_xact_lock(@lock_key::bigint);

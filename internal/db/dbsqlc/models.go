@@ -9,6 +9,25 @@ import (
 	"time"
 )
 
+type CustomDrift struct {
+	CreatedAt time.Time
+	EntityID  int32
+	Metric    string
+	Value     float64
+	UpdatedAt *time.Time
+	Archived  bool
+}
+
+type DeadLetter struct {
+	ID          int64
+	CreatedAt   time.Time
+	Transport   string
+	Source      string
+	Reason      string
+	RecordIndex *int32
+	Payload     []byte
+}
+
 type DriftEntity struct {
 	ID        int32
 	UID       string
@@ -43,6 +62,43 @@ type DriftProfile struct {
 	StatusReason        *string
 	LastErrorAt         *time.Time
 	ScouterVersion      string
+}
+
+type ObservabilityMetric struct {
+	CreatedAt    time.Time
+	EntityID     int32
+	RequestCount int64
+	ErrorCount   int64
+	RouteMetrics json.RawMessage
+	UpdatedAt    *time.Time
+}
+
+type PsiDrift struct {
+	CreatedAt time.Time
+	EntityID  int32
+	Feature   string
+	BinID     int32
+	BinCount  int32
+	UpdatedAt *time.Time
+	Archived  bool
+}
+
+type SpcDrift struct {
+	CreatedAt time.Time
+	EntityID  int32
+	Feature   string
+	Value     float64
+	UpdatedAt *time.Time
+	Archived  bool
+}
+
+type Tag struct {
+	EntityType string
+	EntityID   string
+	Key        string
+	Value      string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 type User struct {

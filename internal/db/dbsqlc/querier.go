@@ -17,11 +17,19 @@ type Querier interface {
 	GetEntityByKey(ctx context.Context, arg GetEntityByKeyParams) (DriftEntity, error)
 	GetEntityIDByUID(ctx context.Context, uid string) (int32, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// GetUserByUsernameForUpdate reads a user and locks the row until the end of
+	// the transaction (read-modify-write of UpdateUser).
+	GetUserByUsernameForUpdate(ctx context.Context, username string) (User, error)
 	InsertDriftProfile(ctx context.Context, arg InsertDriftProfileParams) (DriftProfile, error)
 	InsertUser(ctx context.Context, arg InsertUserParams) (User, error)
 	ListActiveProfiles(ctx context.Context) ([]DriftProfile, error)
 	ListAdminUsernames(ctx context.Context) ([]string, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// LockUsers takes a transaction-scoped advisory lock that serialises the
+	// user-table changes which must see a consistent set of users across server
+	// replicas: creating the first-start users and the last-admin check of a
+	// delete.
+	LockUsers(ctx context.Context, lockKey int64) error
 	// UpdateRefreshToken stores the user's one current refresh token; NULL clears
 	// it (logout).
 	UpdateRefreshToken(ctx context.Context, arg UpdateRefreshTokenParams) (int64, error)

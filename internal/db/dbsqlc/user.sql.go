@@ -63,6 +63,37 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 	return i, err
 }
 
+const getUserByUsernameForUpdate = `-- name: GetUserByUsernameForUpdate :one
+SELECT id, created_at, updated_at, active, username, password_hash, hashed_recovery_codes,
+       permissions, group_permissions, role, favorite_spaces, refresh_token, email
+FROM scouter."user"
+WHERE username = $1
+FOR UPDATE
+`
+
+// GetUserByUsernameForUpdate reads a user and locks the row until the end of
+// the transaction (read-modify-write of UpdateUser).
+func (q *Queries) GetUserByUsernameForUpdate(ctx context.Context, username string) (User, error) {
+	row := q.db.QueryRow(ctx, getUserByUsernameForUpdate, username)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Active,
+		&i.Username,
+		&i.PasswordHash,
+		&i.HashedRecoveryCodes,
+		&i.Permissions,
+		&i.GroupPermissions,
+		&i.Role,
+		&i.FavoriteSpaces,
+		&i.RefreshToken,
+		&i.Email,
+	)
+	return i, err
+}
+
 const insertUser = `-- name: InsertUser :one
 INSERT INTO scouter."user" (
     username, password_hash, hashed_recovery_codes, permissions, group_permissions,
@@ -184,6 +215,19 @@ func (q *Queries) ListUsers(ctx context.Context) ([]User, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockUsers = `-- name: LockUsers :exec
+SELECT pg_advisory_xact_lock($1::bigint)
+`
+
+// LockUsers takes a transaction-scoped advisory lock that serialises the
+// user-table changes which must see a consistent set of users across server
+// replicas: creating the first-start users and the last-admin check of a
+// delete.
+func (q *Queries) LockUsers(ctx context.Context, lockKey int64) error {
+	_, err := q.db.Exec(ctx, lockUsers, lockKey)
+	return err
 }
 
 const updateRefreshToken = `-- name: UpdateRefreshToken :execrows
