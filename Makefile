@@ -21,7 +21,7 @@ down: ## stop the dev Postgres and Temporal dev server
 	@bash .ci/dev.sh down
 
 test: ## install what is missing, start test services, run every check and test
-	@bash .ci/test.sh
+	@bash .ci/test.sh $(ARGS)
 
 bench: ## benchmarks, each printed beside a baseline measured in the same run
 	@bash .ci/bench.sh
