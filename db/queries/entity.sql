@@ -20,3 +20,8 @@ VALUES (@uid, @space, @name, @version, @drift_type)
 ON CONFLICT ON CONSTRAINT drift_entities_key
 DO UPDATE SET uid = EXCLUDED.uid
 RETURNING id, uid, space, name, version, drift_type, created_at;
+
+-- name: GetEntityByUID :one
+SELECT id, uid, space, name, version, drift_type, created_at
+FROM scouter.drift_entities
+WHERE uid = @uid;

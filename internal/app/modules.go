@@ -2,12 +2,19 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
 	"github.com/gin-gonic/gin"
 	"google.golang.org/grpc"
 
+	"github.com/scoutergo/server/internal/auth"
+	"github.com/scoutergo/server/internal/config"
 	"github.com/scoutergo/server/internal/gen/scouterv1"
+	"github.com/scoutergo/server/internal/grpcapi"
 	"github.com/scoutergo/server/internal/httpapi"
+	"github.com/scoutergo/server/internal/profileapi"
+	"github.com/scoutergo/server/internal/user"
 )
 
 // modules is what the feature packages contribute to the server: HTTP
@@ -36,5 +43,71 @@ type runner struct {
 // buildModules wires the feature packages onto the shared dependencies.
 func buildModules(ctx context.Context, d ServerDeps) (*modules, error) {
 	m := &modules{}
+
+	// Users and auth: tokens, the default users, /auth and /user routes,
+	// the HTTP middleware and the gRPC AuthService and interceptor.
+	users, err := buildUsers(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	m.routes = append(m.routes, httpapi.NewAuthHandler(users), httpapi.NewUserHandler(users))
+	m.httpAuth = httpapi.NewAuthMiddleware(users)
+	m.grpcAuth = grpcapi.NewAuthService(users, d.Logger.With(slog.String("component", "grpc")))
+	m.grpcInterceptor = grpcapi.NewAuthInterceptor(users, d.Logger.With(slog.String("component", "grpc")))
+
+	// Profiles: registration with version bumping, update, status, listing.
+	profiles, err := profileapi.New(profileapi.Options{DB: d.Pool, Logger: d.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("profile service: %w", err)
+	}
+	m.routes = append(m.routes, httpapi.NewProfileHandler(profiles))
+
 	return m, nil
+}
+
+// buildUsers builds the token manager and the user service, warns loudly
+// about public or weak secrets (production refuses them in config.Load), and
+// creates the default users on an empty user table.
+func buildUsers(ctx context.Context, d ServerDeps) (*user.Service, error) {
+	a := d.Config.Auth
+	secrets := auth.Secrets{
+		Access:    []byte(a.EncryptSecret.Reveal()),
+		Refresh:   []byte(a.RefreshSecret.Reveal()),
+		Bootstrap: []byte(a.BootstrapKey.Reveal()),
+	}
+	if d.Config.Env != config.EnvProduction {
+		if problems, _ := auth.ValidateSecrets(false, secrets); len(problems) > 0 || len(a.Unset) > 0 {
+			d.Logger.Warn("INSECURE AUTH SECRETS: anyone who knows the public default can forge tokens and bootstrap admins; "+
+				"set them to private values (openssl rand -base64 32) and SCOUTER_ENV=production",
+				slog.Any("unset", a.Unset), slog.Any("problems", problems))
+		}
+	}
+	tokens, err := auth.NewManager(secrets.WithDefaults(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("build auth: %w", err)
+	}
+	svc, err := user.New(user.Options{
+		Store:  user.NewPGStore(d.Pool),
+		Tokens: tokens,
+		Limiter: auth.NewLimiter(auth.LimiterOptions{
+			MaxFailures: a.LoginMaxFailures,
+			Window:      a.LoginWindow,
+			BlockFor:    a.LoginLockout,
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build auth: %w", err)
+	}
+	created, err := svc.EnsureDefaultUsers(ctx, user.Defaults{
+		AdminUsername: a.DefaultUsername,
+		AdminPassword: a.DefaultPassword.Reveal(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		d.Logger.Warn("created the default users; change their passwords",
+			slog.String("admin", a.DefaultUsername), slog.String("guest", "guest"))
+	}
+	return svc, nil
 }

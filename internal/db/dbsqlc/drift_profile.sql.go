@@ -11,6 +11,134 @@ import (
 	"time"
 )
 
+const deactivateOtherDriftProfileVersions = `-- name: DeactivateOtherDriftProfileVersions :many
+UPDATE scouter.drift_profile
+SET active = false,
+    updated_at = now()
+WHERE active
+  AND space = $1
+  AND name = $2
+  AND version <> $3
+  AND ($4::text IS NULL OR drift_type = $4::text)
+RETURNING uid
+`
+
+type DeactivateOtherDriftProfileVersionsParams struct {
+	Space     string
+	Name      string
+	Version   string
+	DriftType *string
+}
+
+// DeactivateOtherDriftProfileVersions deactivates the active profiles of the
+// same space and name with another version; a NULL @drift_type matches every
+// drift type.
+func (q *Queries) DeactivateOtherDriftProfileVersions(ctx context.Context, arg DeactivateOtherDriftProfileVersionsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, deactivateOtherDriftProfileVersions,
+		arg.Space,
+		arg.Name,
+		arg.Version,
+		arg.DriftType,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		items = append(items, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deactivateOtherDriftProfiles = `-- name: DeactivateOtherDriftProfiles :many
+UPDATE scouter.drift_profile
+SET active = false,
+    updated_at = now()
+WHERE active
+  AND space = $1
+  AND name = $2
+  AND drift_type = $3
+  AND entity_id <> $4
+RETURNING uid
+`
+
+type DeactivateOtherDriftProfilesParams struct {
+	Space     string
+	Name      string
+	DriftType string
+	EntityID  int32
+}
+
+// DeactivateOtherDriftProfiles deactivates the active profiles of the same
+// space, name and drift_type that belong to another entity (another version).
+func (q *Queries) DeactivateOtherDriftProfiles(ctx context.Context, arg DeactivateOtherDriftProfilesParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, deactivateOtherDriftProfiles,
+		arg.Space,
+		arg.Name,
+		arg.DriftType,
+		arg.EntityID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		items = append(items, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const deleteReplacedDriftProfiles = `-- name: DeleteReplacedDriftProfiles :many
+DELETE FROM scouter.drift_profile
+WHERE entity_id = $1
+  AND uid <> $2
+RETURNING uid
+`
+
+type DeleteReplacedDriftProfilesParams struct {
+	EntityID int32
+	UID      string
+}
+
+// DeleteReplacedDriftProfiles removes an entity's profile rows other than
+// @uid: re-registering (space, name, version, drift_type) replaces the
+// entity's uid, and the rows under the old uid would otherwise linger.
+func (q *Queries) DeleteReplacedDriftProfiles(ctx context.Context, arg DeleteReplacedDriftProfilesParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, deleteReplacedDriftProfiles, arg.EntityID, arg.UID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		items = append(items, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getDriftProfileByEntityID = `-- name: GetDriftProfileByEntityID :one
 SELECT uid, entity_id, created_at, updated_at, name, space, version, drift_type,
        major, minor, patch, pre_tag, build_tag, profile, active, schedule,
@@ -26,6 +154,48 @@ LIMIT 1
 // (re-registering a key can leave more than one, see storage.md §1.5).
 func (q *Queries) GetDriftProfileByEntityID(ctx context.Context, entityID int32) (DriftProfile, error) {
 	row := q.db.QueryRow(ctx, getDriftProfileByEntityID, entityID)
+	var i DriftProfile
+	err := row.Scan(
+		&i.UID,
+		&i.EntityID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Name,
+		&i.Space,
+		&i.Version,
+		&i.DriftType,
+		&i.Major,
+		&i.Minor,
+		&i.Patch,
+		&i.PreTag,
+		&i.BuildTag,
+		&i.Profile,
+		&i.Active,
+		&i.Schedule,
+		&i.NextRun,
+		&i.PreviousRun,
+		&i.Status,
+		&i.ProcessingStartedAt,
+		&i.StatusReason,
+		&i.LastErrorAt,
+		&i.ScouterVersion,
+	)
+	return i, err
+}
+
+const getDriftProfileByUID = `-- name: GetDriftProfileByUID :one
+SELECT uid, entity_id, created_at, updated_at, name, space, version, drift_type,
+       major, minor, patch, pre_tag, build_tag, profile, active, schedule,
+       next_run, previous_run, status, processing_started_at, status_reason,
+       last_error_at, scouter_version
+FROM scouter.drift_profile
+WHERE uid = $1
+`
+
+// GetDriftProfileByUID returns one profile row (the schedule syncer reads
+// the row it is told about).
+func (q *Queries) GetDriftProfileByUID(ctx context.Context, uid string) (DriftProfile, error) {
+	row := q.db.QueryRow(ctx, getDriftProfileByUID, uid)
 	var i DriftProfile
 	err := row.Scan(
 		&i.UID,
@@ -189,6 +359,303 @@ func (q *Queries) ListActiveProfiles(ctx context.Context) ([]DriftProfile, error
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listDriftProfilesByVersion = `-- name: ListDriftProfilesByVersion :many
+SELECT uid, drift_type, profile, active
+FROM scouter.drift_profile
+WHERE space = $1
+  AND name = $2
+  AND version = $3
+ORDER BY created_at, uid
+`
+
+type ListDriftProfilesByVersionParams struct {
+	Space   string
+	Name    string
+	Version string
+}
+
+type ListDriftProfilesByVersionRow struct {
+	UID       string
+	DriftType string
+	Profile   json.RawMessage
+	Active    bool
+}
+
+func (q *Queries) ListDriftProfilesByVersion(ctx context.Context, arg ListDriftProfilesByVersionParams) ([]ListDriftProfilesByVersionRow, error) {
+	rows, err := q.db.Query(ctx, listDriftProfilesByVersion, arg.Space, arg.Name, arg.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListDriftProfilesByVersionRow{}
+	for rows.Next() {
+		var i ListDriftProfilesByVersionRow
+		if err := rows.Scan(
+			&i.UID,
+			&i.DriftType,
+			&i.Profile,
+			&i.Active,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listProfileVersions = `-- name: ListProfileVersions :many
+SELECT major, minor, patch, pre_tag, build_tag
+FROM scouter.drift_profile
+WHERE space = $1
+  AND name = $2
+  AND drift_type = $3
+`
+
+type ListProfileVersionsParams struct {
+	Space     string
+	Name      string
+	DriftType string
+}
+
+type ListProfileVersionsRow struct {
+	Major    int32
+	Minor    int32
+	Patch    int32
+	PreTag   *string
+	BuildTag *string
+}
+
+// ListProfileVersions returns the registered versions of a (space, name,
+// drift_type), the input of the next-version computation.
+func (q *Queries) ListProfileVersions(ctx context.Context, arg ListProfileVersionsParams) ([]ListProfileVersionsRow, error) {
+	rows, err := q.db.Query(ctx, listProfileVersions, arg.Space, arg.Name, arg.DriftType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListProfileVersionsRow{}
+	for rows.Next() {
+		var i ListProfileVersionsRow
+		if err := rows.Scan(
+			&i.Major,
+			&i.Minor,
+			&i.Patch,
+			&i.PreTag,
+			&i.BuildTag,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockProfileFamily = `-- name: LockProfileFamily :exec
+SELECT pg_advisory_xact_lock($1::bigint)
+`
+
+// LockProfileFamily serialises profile registrations of one (space, name,
+// drift_type) until the transaction ends, so two concurrent registrations
+// cannot decide on the same next version. @lock_key is a hash of the three
+// computed by the caller.
+func (q *Queries) LockProfileFamily(ctx context.Context, lockKey int64) error {
+	_, err := q.db.Exec(ctx, lockProfileFamily, lockKey)
+	return err
+}
+
+const registerDriftProfile = `-- name: RegisterDriftProfile :one
+INSERT INTO scouter.drift_profile (
+    uid, entity_id, name, space, version, drift_type, major, minor, patch,
+    pre_tag, build_tag, profile, active, schedule, next_run, previous_run,
+    scouter_version, created_at, updated_at
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9,
+    $10, $11,
+    jsonb_set($12::jsonb, '{config,version}', to_jsonb($5::text)),
+    $13, $14, $15, $16::timestamptz, $17,
+    $16::timestamptz, $16::timestamptz
+)
+ON CONFLICT (uid) DO NOTHING
+RETURNING uid, entity_id, created_at, updated_at, name, space, version, drift_type,
+          major, minor, patch, pre_tag, build_tag, profile, active, schedule,
+          next_run, previous_run, status, processing_started_at, status_reason,
+          last_error_at, scouter_version
+`
+
+type RegisterDriftProfileParams struct {
+	UID            string
+	EntityID       int32
+	Name           string
+	Space          string
+	Version        string
+	DriftType      string
+	Major          int32
+	Minor          int32
+	Patch          int32
+	PreTag         *string
+	BuildTag       *string
+	Profile        json.RawMessage
+	Active         bool
+	Schedule       string
+	NextRun        *time.Time
+	CreatedAt      time.Time
+	ScouterVersion string
+}
+
+// RegisterDriftProfile inserts a newly registered profile. config.version in
+// the stored JSON is set to the decided @version. A uid that already exists
+// inserts nothing (no row is returned).
+func (q *Queries) RegisterDriftProfile(ctx context.Context, arg RegisterDriftProfileParams) (DriftProfile, error) {
+	row := q.db.QueryRow(ctx, registerDriftProfile,
+		arg.UID,
+		arg.EntityID,
+		arg.Name,
+		arg.Space,
+		arg.Version,
+		arg.DriftType,
+		arg.Major,
+		arg.Minor,
+		arg.Patch,
+		arg.PreTag,
+		arg.BuildTag,
+		arg.Profile,
+		arg.Active,
+		arg.Schedule,
+		arg.NextRun,
+		arg.CreatedAt,
+		arg.ScouterVersion,
+	)
+	var i DriftProfile
+	err := row.Scan(
+		&i.UID,
+		&i.EntityID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Name,
+		&i.Space,
+		&i.Version,
+		&i.DriftType,
+		&i.Major,
+		&i.Minor,
+		&i.Patch,
+		&i.PreTag,
+		&i.BuildTag,
+		&i.Profile,
+		&i.Active,
+		&i.Schedule,
+		&i.NextRun,
+		&i.PreviousRun,
+		&i.Status,
+		&i.ProcessingStartedAt,
+		&i.StatusReason,
+		&i.LastErrorAt,
+		&i.ScouterVersion,
+	)
+	return i, err
+}
+
+const setDriftProfileActive = `-- name: SetDriftProfileActive :many
+UPDATE scouter.drift_profile
+SET active = $1,
+    updated_at = now()
+WHERE space = $2
+  AND name = $3
+  AND version = $4
+  AND ($5::text IS NULL OR drift_type = $5::text)
+RETURNING uid
+`
+
+type SetDriftProfileActiveParams struct {
+	Active    bool
+	Space     string
+	Name      string
+	Version   string
+	DriftType *string
+}
+
+// SetDriftProfileActive sets active on the profiles of one space, name and
+// version; a NULL @drift_type matches every drift type.
+func (q *Queries) SetDriftProfileActive(ctx context.Context, arg SetDriftProfileActiveParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, setDriftProfileActive,
+		arg.Active,
+		arg.Space,
+		arg.Name,
+		arg.Version,
+		arg.DriftType,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		items = append(items, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const updateDriftProfileByEntityID = `-- name: UpdateDriftProfileByEntityID :many
+UPDATE scouter.drift_profile
+SET profile = jsonb_set($1::jsonb, '{config,version}', to_jsonb(version)),
+    scouter_version = $2,
+    next_run = CASE WHEN schedule = $3::text THEN next_run ELSE $4 END,
+    schedule = $3::text,
+    updated_at = now()
+WHERE entity_id = $5
+RETURNING uid
+`
+
+type UpdateDriftProfileByEntityIDParams struct {
+	Profile        json.RawMessage
+	ScouterVersion string
+	Schedule       string
+	NextRun        *time.Time
+	EntityID       int32
+}
+
+// UpdateDriftProfileByEntityID replaces the profile JSON and schedule of an
+// entity's profile rows. config.version keeps the registered version, and
+// next_run changes only when the schedule does (an unchanged schedule keeps
+// a pending run).
+func (q *Queries) UpdateDriftProfileByEntityID(ctx context.Context, arg UpdateDriftProfileByEntityIDParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, updateDriftProfileByEntityID,
+		arg.Profile,
+		arg.ScouterVersion,
+		arg.Schedule,
+		arg.NextRun,
+		arg.EntityID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var uid string
+		if err := rows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		items = append(items, uid)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

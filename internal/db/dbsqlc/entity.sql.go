@@ -45,6 +45,27 @@ func (q *Queries) GetEntityByKey(ctx context.Context, arg GetEntityByKeyParams) 
 	return i, err
 }
 
+const getEntityByUID = `-- name: GetEntityByUID :one
+SELECT id, uid, space, name, version, drift_type, created_at
+FROM scouter.drift_entities
+WHERE uid = $1
+`
+
+func (q *Queries) GetEntityByUID(ctx context.Context, uid string) (DriftEntity, error) {
+	row := q.db.QueryRow(ctx, getEntityByUID, uid)
+	var i DriftEntity
+	err := row.Scan(
+		&i.ID,
+		&i.UID,
+		&i.Space,
+		&i.Name,
+		&i.Version,
+		&i.DriftType,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const getEntityIDByUID = `-- name: GetEntityIDByUID :one
 SELECT id
 FROM scouter.drift_entities

@@ -6,30 +6,130 @@ package dbsqlc
 
 import (
 	"context"
+	"encoding/json"
 )
 
 type Querier interface {
 	CountUsers(ctx context.Context) (int64, error)
+	// DeactivateOtherDriftProfileVersions deactivates the active profiles of the
+	// same space and name with another version; a NULL @drift_type matches every
+	// drift type.
+	DeactivateOtherDriftProfileVersions(ctx context.Context, arg DeactivateOtherDriftProfileVersionsParams) ([]string, error)
+	// DeactivateOtherDriftProfiles deactivates the active profiles of the same
+	// space, name and drift_type that belong to another entity (another version).
+	DeactivateOtherDriftProfiles(ctx context.Context, arg DeactivateOtherDriftProfilesParams) ([]string, error)
+	// DeleteReplacedDriftProfiles removes an entity's profile rows other than
+	// @uid: re-registering (space, name, version, drift_type) replaces the
+	// entity's uid, and the rows under the old uid would otherwise linger.
+	DeleteReplacedDriftProfiles(ctx context.Context, arg DeleteReplacedDriftProfilesParams) ([]string, error)
 	DeleteUser(ctx context.Context, username string) (int64, error)
 	// GetDriftProfileByEntityID returns the newest profile row of an entity
 	// (re-registering a key can leave more than one, see storage.md §1.5).
 	GetDriftProfileByEntityID(ctx context.Context, entityID int32) (DriftProfile, error)
+	// GetDriftProfileByUID returns one profile row (the schedule syncer reads
+	// the row it is told about).
+	GetDriftProfileByUID(ctx context.Context, uid string) (DriftProfile, error)
 	GetEntityByKey(ctx context.Context, arg GetEntityByKeyParams) (DriftEntity, error)
+	GetEntityByUID(ctx context.Context, uid string) (DriftEntity, error)
 	GetEntityIDByUID(ctx context.Context, uid string) (int32, error)
+	// GetLatestProfileJSON returns the newest stored profile of an entity (the
+	// PSI read needs its reference bins).
+	GetLatestProfileJSON(ctx context.Context, entityID int32) (json.RawMessage, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	// GetUserByUsernameForUpdate reads a user and locks the row until the end of
 	// the transaction (read-modify-write of UpdateUser).
 	GetUserByUsernameForUpdate(ctx context.Context, username string) (User, error)
+	InsertCustomDriftBatch(ctx context.Context, arg InsertCustomDriftBatchParams) (int64, error)
+	// Dead letters: messages, or single records of a message, that can never be
+	// stored (internal/ingest). record_index -1 stands for "the whole message"
+	// (NULL in the table): sqlc cannot express NULL elements of an array param.
+	InsertDeadLetterBatch(ctx context.Context, arg InsertDeadLetterBatchParams) (int64, error)
 	InsertDriftProfile(ctx context.Context, arg InsertDriftProfileParams) (DriftProfile, error)
+	// Observability records carry no timestamp: created_at is the insert time
+	// (the column default). The table has no natural key, so no conflict target.
+	InsertObservabilityMetricBatch(ctx context.Context, arg InsertObservabilityMetricBatchParams) (int64, error)
+	InsertPsiDriftBatch(ctx context.Context, arg InsertPsiDriftBatchParams) (int64, error)
+	// Batch inserts of the ingest pipeline (internal/ingest). Each query writes
+	// many rows in one statement from parallel arrays (one array per column,
+	// same length): the pipeline collects a whole group commit's records per
+	// table and sends one statement per table. Drift rows are idempotent
+	// (ON CONFLICT DO NOTHING on the tables' unique keys), so a redelivered
+	// message stores nothing twice. :execrows returns the rows actually
+	// inserted (duplicates excluded).
+	InsertSpcDriftBatch(ctx context.Context, arg InsertSpcDriftBatchParams) (int64, error)
 	InsertUser(ctx context.Context, arg InsertUserParams) (User, error)
 	ListActiveProfiles(ctx context.Context) ([]DriftProfile, error)
 	ListAdminUsernames(ctx context.Context) ([]string, error)
+	// ListBinnedCustomStats returns per metric and bin the average and the
+	// sample standard deviation (0 when a bin holds a single value).
+	ListBinnedCustomStats(ctx context.Context, arg ListBinnedCustomStatsParams) ([]ListBinnedCustomStatsRow, error)
+	// Binned read of observability snapshots for GET /scouter/observability/metrics
+	// (internal/driftread). Bins as in binned.sql (epoch-aligned date_bin with a
+	// bin width in microseconds). Each snapshot's route_metrics array is
+	// expanded; per (route, bin): averages of the latency percentiles and of
+	// error_latency, sums of request and error counts, and the status-code
+	// counts summed per code. One row per (route, bin), newest bin first.
+	// Values missing from a stored element count as absent (avg/sum skip NULL;
+	// an all-absent group reads 0).
+	ListBinnedObservabilityMetrics(ctx context.Context, arg ListBinnedObservabilityMetricsParams) ([]ListBinnedObservabilityMetricsRow, error)
+	// ListBinnedPsiCounts returns, per feature and time bin, each PSI bin's
+	// summed count, keeping only time bins whose total count over all PSI bins
+	// exceeds @min_total (upstream: 100) and only the listed features (those of
+	// the stored profile).
+	ListBinnedPsiCounts(ctx context.Context, arg ListBinnedPsiCountsParams) ([]ListBinnedPsiCountsRow, error)
+	// Binned reads of the drift tables for GET /scouter/drift/{spc,psi,custom}
+	// (internal/driftread). Every query bins created_at with
+	//   date_bin(<bin_us> * 1 microsecond, created_at, '1970-01-01 00:00:00+00')
+	// so bins are aligned to the Unix epoch whatever the session time zone is
+	// (date_bin on timestamptz works on absolute time; the origin is spelled
+	// with an explicit +00 offset). The bin width comes in whole microseconds
+	// (bin_us >= 1), which is Postgres' interval resolution.
+	//
+	// The window is [start_at, end_at); end_at NULL means no upper bound (the
+	// preset intervals read "everything since now - interval", as upstream).
+	// One row per (series, bin), newest bin first within a series, so a part
+	// read from the archive later can be merged row by row.
+	ListBinnedSpcValues(ctx context.Context, arg ListBinnedSpcValuesParams) ([]ListBinnedSpcValuesRow, error)
+	// ListDeadLetters pages newest first: pass the last page's smallest id as
+	// before_id for the next page.
+	ListDeadLetters(ctx context.Context, arg ListDeadLettersParams) ([]DeadLetter, error)
+	ListDriftProfilesByVersion(ctx context.Context, arg ListDriftProfilesByVersionParams) ([]ListDriftProfilesByVersionRow, error)
+	// ListEntityIDsByTags returns the ids of entities of @entity_type carrying
+	// all (@match_all) or any of the (key, value) pairs given as the parallel
+	// arrays @keys/@vals. A pair given twice counts once. Because (entity_type,
+	// entity_id, key, value) is the primary key, each entity matches a pair at
+	// most once, so counting the matched rows counts the distinct matched pairs.
+	// (Upstream counted distinct keys, so env=a plus env=b could never match.)
+	ListEntityIDsByTags(ctx context.Context, arg ListEntityIDsByTagsParams) ([]string, error)
+	// ListProfileVersions returns the registered versions of a (space, name,
+	// drift_type), the input of the next-version computation.
+	ListProfileVersions(ctx context.Context, arg ListProfileVersionsParams) ([]ListProfileVersionsRow, error)
+	// Tag reads for GET /scouter/tags and POST /scouter/tags/entity
+	// (internal/driftread). Tag writes are the ingest pipeline's UpsertTagBatch.
+	ListTags(ctx context.Context, arg ListTagsParams) ([]ListTagsRow, error)
 	ListUsers(ctx context.Context) ([]User, error)
+	// LockProfileFamily serialises profile registrations of one (space, name,
+	// drift_type) until the transaction ends, so two concurrent registrations
+	// cannot decide on the same next version. @lock_key is a hash of the three
+	// computed by the caller.
+	LockProfileFamily(ctx context.Context, lockKey int64) error
 	// LockUsers takes a transaction-scoped advisory lock that serialises the
 	// user-table changes which must see a consistent set of users across server
 	// replicas: creating the first-start users and the last-admin check of a
 	// delete.
 	LockUsers(ctx context.Context, lockKey int64) error
+	// RegisterDriftProfile inserts a newly registered profile. config.version in
+	// the stored JSON is set to the decided @version. A uid that already exists
+	// inserts nothing (no row is returned).
+	RegisterDriftProfile(ctx context.Context, arg RegisterDriftProfileParams) (DriftProfile, error)
+	// SetDriftProfileActive sets active on the profiles of one space, name and
+	// version; a NULL @drift_type matches every drift type.
+	SetDriftProfileActive(ctx context.Context, arg SetDriftProfileActiveParams) ([]string, error)
+	// UpdateDriftProfileByEntityID replaces the profile JSON and schedule of an
+	// entity's profile rows. config.version keeps the registered version, and
+	// next_run changes only when the schedule does (an unchanged schedule keeps
+	// a pending run).
+	UpdateDriftProfileByEntityID(ctx context.Context, arg UpdateDriftProfileByEntityIDParams) ([]string, error)
 	// UpdateRefreshToken stores the user's one current refresh token; NULL clears
 	// it (logout).
 	UpdateRefreshToken(ctx context.Context, arg UpdateRefreshTokenParams) (int64, error)
@@ -40,6 +140,10 @@ type Querier interface {
 	// upstream does, re-registering an existing key replaces the entity's uid with
 	// the new one (storage.md §1.5); the entity id stays the same.
 	UpsertEntity(ctx context.Context, arg UpsertEntityParams) (DriftEntity, error)
+	// A tag that exists already only has its updated_at bumped. The arrays must
+	// not hold the same (entity_type, entity_id, key, value) twice: DO UPDATE
+	// cannot touch one row twice in a statement (the pipeline deduplicates).
+	UpsertTagBatch(ctx context.Context, arg UpsertTagBatchParams) (int64, error)
 }
 
 var _ Querier = (*Queries)(nil)
