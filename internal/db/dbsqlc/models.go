@@ -9,6 +9,20 @@ import (
 	"time"
 )
 
+type AlertDelivery struct {
+	ID          int64
+	RunID       string
+	EntityID    int32
+	Channel     string
+	MessageKey  string
+	Status      string
+	Attempts    int32
+	LastError   *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	DeliveredAt *time.Time
+}
+
 type CustomDrift struct {
 	CreatedAt time.Time
 	EntityID  int32
@@ -26,6 +40,18 @@ type DeadLetter struct {
 	Reason      string
 	RecordIndex *int32
 	Payload     []byte
+}
+
+type DriftAlert struct {
+	ID         *int32
+	CreatedAt  time.Time
+	EntityID   int32
+	EntityName string
+	Alert      json.RawMessage
+	Active     bool
+	UpdatedAt  time.Time
+	RunID      string
+	AlertKey   string
 }
 
 type DriftEntity struct {
