@@ -19,9 +19,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/scoutergo/server/internal/retry"
 
 	"github.com/prometheus/client_golang/prometheus"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -100,7 +101,7 @@ func New(cfg config.RabbitMQ, h Handler, logger *slog.Logger, reg prometheus.Reg
 	}
 	uri, err := amqp.ParseURI(cfg.Addr.Reveal())
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq: parse address: %s", redactURLError(err))
+		return nil, fmt.Errorf("rabbitmq: parse address: %s", retry.RedactURLError(err))
 	}
 	m := metrics{
 		consumed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -176,10 +177,10 @@ func (c *Consumer) consume(ctx context.Context, n int) error {
 			return fmt.Errorf("rabbitmq consumer %s on %s: %w", tag, c.server, err)
 		}
 		attempt++
-		delay := backoff(c.reconnectMin, c.reconnectMax, attempt)
+		delay := retry.Backoff(c.reconnectMin, c.reconnectMax, attempt)
 		c.metrics.reconnects.Inc()
 		log.Warn("rabbitmq reconnecting", "server", c.server, "attempt", attempt, "delay_ms", delay.Milliseconds(), "err", err)
-		if !sleep(ctx, delay) {
+		if !retry.Sleep(ctx, delay) {
 			return nil
 		}
 	}
@@ -265,7 +266,7 @@ func (c *Consumer) session(ctx context.Context, tag string, log *slog.Logger, st
 // deliver hands one delivery to the handler and acks it, or requeues it
 // after a backoff when the handler fails.
 func (c *Consumer) deliver(ctx context.Context, d amqp.Delivery, failures *int, log *slog.Logger) error {
-	hctx, cancel := graceContext(ctx, c.shutdownGrace)
+	hctx, cancel := retry.GraceContext(ctx, c.shutdownGrace)
 	err := c.h.Handle(hctx, c.source, d.Body)
 	cancel()
 	if err == nil {
@@ -280,10 +281,10 @@ func (c *Consumer) deliver(ctx context.Context, d amqp.Delivery, failures *int, 
 	}
 	c.metrics.handlerErrors.Inc()
 	*failures++
-	delay := backoff(c.retryMin, c.retryMax, *failures)
+	delay := retry.Backoff(c.retryMin, c.retryMax, *failures)
 	log.Warn("rabbitmq handler failed, requeueing delivery", "err", err, "bytes", len(d.Body),
 		"redelivered", d.Redelivered, "delay_ms", delay.Milliseconds())
-	sleep(ctx, delay) // on shutdown, requeue at once
+	retry.Sleep(ctx, delay) // on shutdown, requeue at once
 	if err := d.Nack(false, true); err != nil {
 		return fmt.Errorf("requeue delivery %d: %w", d.DeliveryTag, err)
 	}
@@ -366,54 +367,4 @@ func permanent(err error) bool {
 		return true
 	}
 	return false
-}
-
-// redactURLError describes a URL parse error without the URL, which may
-// hold a password.
-func redactURLError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return "invalid URL: " + ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// graceContext returns a context for one delivery that outlives ctx by
-// grace, so a delivery in flight at shutdown can still be stored and acked.
-func graceContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancel()
-		case <-hctx.Done():
-		}
-	})
-	return hctx, func() {
-		stop()
-		cancel()
-	}
-}
-
-// backoff returns lo·2^(attempt-1), capped at hi.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
-}
-
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -596,23 +595,4 @@ func TestUnreachableBrokerRetries(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, hs.shutdown(t), "a transient failure is not a Run error")
 	assert.Less(t, time.Since(start), 2*time.Second, "Run stops promptly while backing off")
-}
-
-func TestBackoff(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		attempt int
-		want    time.Duration
-	}{
-		{1, 100 * time.Millisecond},
-		{2, 200 * time.Millisecond},
-		{4, 800 * time.Millisecond},
-		{10, time.Second},
-		{1000, time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(strconv.Itoa(tt.attempt), func(t *testing.T) {
-			assert.Equal(t, tt.want, backoff(100*time.Millisecond, time.Second, tt.attempt))
-		})
-	}
 }

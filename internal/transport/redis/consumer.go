@@ -20,8 +20,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"time"
+
+	"github.com/scoutergo/server/internal/retry"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
@@ -100,7 +101,7 @@ func New(cfg config.Redis, h Handler, logger *slog.Logger, reg prometheus.Regist
 	}
 	opts, err := goredis.ParseURL(cfg.Addr.Reveal())
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse address: %s", redactURLError(err))
+		return nil, fmt.Errorf("redis: parse address: %s", retry.RedactURLError(err))
 	}
 	m := metrics{
 		consumed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -222,10 +223,10 @@ func (c *Consumer) session(ctx context.Context, client *goredis.Client, jobs cha
 				return fmt.Errorf("redis subscribe to %q on %s: %w", c.cfg.Channel, c.server, err)
 			}
 			failures++
-			delay := backoff(c.reconnectMin, c.reconnectMax, failures)
+			delay := retry.Backoff(c.reconnectMin, c.reconnectMax, failures)
 			c.log.Warn("redis reconnecting", "server", c.server, "attempt", failures,
 				"delay_ms", delay.Milliseconds(), "err", err)
-			sleep(ctx, delay)
+			retry.Sleep(ctx, delay)
 			continue
 		}
 		failures = 0
@@ -248,7 +249,7 @@ func (c *Consumer) session(ctx context.Context, client *goredis.Client, jobs cha
 // succeeds or ctx ends (then it makes one last attempt).
 func (c *Consumer) process(ctx context.Context, j job) {
 	for attempt := 1; ; attempt++ {
-		hctx, cancel := graceContext(ctx, c.shutdownGrace)
+		hctx, cancel := retry.GraceContext(ctx, c.shutdownGrace)
 		err := c.h.Handle(hctx, j.source, j.payload)
 		cancel()
 		if err == nil {
@@ -260,10 +261,10 @@ func (c *Consumer) process(ctx context.Context, j job) {
 			c.log.Error("redis message dropped at shutdown", "bytes", len(j.payload), "attempts", attempt, "err", err)
 			return
 		}
-		delay := backoff(c.retryMin, c.retryMax, attempt)
+		delay := retry.Backoff(c.retryMin, c.retryMax, attempt)
 		c.log.Warn("redis handler failed, retrying", "bytes", len(j.payload), "attempt", attempt,
 			"delay_ms", delay.Milliseconds(), "err", err)
-		sleep(ctx, delay)
+		retry.Sleep(ctx, delay)
 	}
 }
 
@@ -277,54 +278,4 @@ func isTimeout(err error) bool {
 func isServerError(err error) bool {
 	var re goredis.Error
 	return errors.As(err, &re)
-}
-
-// redactURLError describes a URL parse error without the URL, which may
-// hold a password.
-func redactURLError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return "invalid URL: " + ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// graceContext returns a context for one attempt that outlives ctx by
-// grace, so a message in flight at shutdown can still be stored.
-func graceContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancel()
-		case <-hctx.Done():
-		}
-	})
-	return hctx, func() {
-		stop()
-		cancel()
-	}
-}
-
-// backoff returns lo·2^(attempt-1), capped at hi.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
-}
-
-// sleep waits d or until ctx ends; it reports whether the full wait passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
