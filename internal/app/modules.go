@@ -10,10 +10,16 @@ import (
 
 	"github.com/scoutergo/server/internal/auth"
 	"github.com/scoutergo/server/internal/config"
+	"github.com/scoutergo/server/internal/driftread"
+	"github.com/scoutergo/server/internal/entity"
 	"github.com/scoutergo/server/internal/gen/scouterv1"
 	"github.com/scoutergo/server/internal/grpcapi"
 	"github.com/scoutergo/server/internal/httpapi"
+	"github.com/scoutergo/server/internal/ingest"
 	"github.com/scoutergo/server/internal/profileapi"
+	"github.com/scoutergo/server/internal/transport/kafka"
+	"github.com/scoutergo/server/internal/transport/rabbitmq"
+	"github.com/scoutergo/server/internal/transport/redis"
 	"github.com/scoutergo/server/internal/user"
 )
 
@@ -61,6 +67,10 @@ func buildModules(ctx context.Context, d ServerDeps) (*modules, error) {
 		return nil, fmt.Errorf("profile service: %w", err)
 	}
 	m.routes = append(m.routes, httpapi.NewProfileHandler(profiles))
+
+	if err := buildIngest(d, m); err != nil {
+		return nil, err
+	}
 
 	return m, nil
 }
@@ -110,4 +120,69 @@ func buildUsers(ctx context.Context, d ServerDeps) (*user.Service, error) {
 			slog.String("admin", a.DefaultUsername), slog.String("guest", "guest"))
 	}
 	return svc, nil
+}
+
+// buildIngest wires the one ingest pipeline that every transport feeds
+// (HTTP, gRPC, Kafka, RabbitMQ, Redis), the dead-letter listing and the
+// read routes (binned drift, observability, tags).
+func buildIngest(d ServerDeps, m *modules) error {
+	resolver, err := entity.NewResolver(d.Pool, d.Config.Database.EntityCacheMaxSize)
+	if err != nil {
+		return fmt.Errorf("entity resolver: %w", err)
+	}
+	pipeline, err := ingest.New(ingest.Options{
+		DB:         d.Pool,
+		Entities:   resolver,
+		Logger:     d.Logger.With(slog.String("component", "ingest")),
+		Registerer: d.Metrics.Registerer(),
+		Writers:    d.Config.HTTPQueue.WorkerCount,
+	})
+	if err != nil {
+		return fmt.Errorf("ingest pipeline: %w", err)
+	}
+	// Closers run after the listeners and consumers stopped and before the
+	// pool closes: everything queued is committed first.
+	m.closers = append(m.closers, step{name: "ingest pipeline", fn: pipeline.Close})
+
+	deadLetters, err := ingest.NewDeadLetters(d.Pool)
+	if err != nil {
+		return fmt.Errorf("dead letters: %w", err)
+	}
+	m.routes = append(m.routes, httpapi.NewIngestHandler(pipeline, deadLetters))
+	m.grpcMessage = grpcapi.NewMessageService(pipeline)
+
+	reads, err := driftread.New(driftread.Deps{DB: d.Pool, Entities: resolver})
+	if err != nil {
+		return fmt.Errorf("drift reads: %w", err)
+	}
+	tags, err := driftread.NewTags(d.Pool, pipeline)
+	if err != nil {
+		return fmt.Errorf("tags: %w", err)
+	}
+	m.routes = append(m.routes, httpapi.NewDriftReadHandler(reads),
+		httpapi.NewObservabilityHandler(reads), httpapi.NewTagsHandler(tags))
+
+	reg := d.Metrics.Registerer()
+	if c := d.Config.Kafka; c != nil {
+		k, err := kafka.New(*c, pipeline, d.Logger.With(slog.String("component", "kafka")), reg)
+		if err != nil {
+			return fmt.Errorf("kafka consumer: %w", err)
+		}
+		m.runners = append(m.runners, runner{name: "kafka consumer", run: k.Run})
+	}
+	if c := d.Config.RabbitMQ; c != nil {
+		r, err := rabbitmq.New(*c, pipeline, d.Logger.With(slog.String("component", "rabbitmq")), reg)
+		if err != nil {
+			return fmt.Errorf("rabbitmq consumer: %w", err)
+		}
+		m.runners = append(m.runners, runner{name: "rabbitmq consumer", run: r.Run})
+	}
+	if c := d.Config.Redis; c != nil {
+		r, err := redis.New(*c, pipeline, d.Logger.With(slog.String("component", "redis")), reg)
+		if err != nil {
+			return fmt.Errorf("redis consumer: %w", err)
+		}
+		m.runners = append(m.runners, runner{name: "redis consumer", run: r.Run})
+	}
+	return nil
 }

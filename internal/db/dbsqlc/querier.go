@@ -10,6 +10,9 @@ import (
 )
 
 type Querier interface {
+	// CountRunAlerts counts the alerts stored for one run (an entity's alerts
+	// created at the run's tick).
+	CountRunAlerts(ctx context.Context, arg CountRunAlertsParams) (int64, error)
 	CountUsers(ctx context.Context) (int64, error)
 	// DeactivateOtherDriftProfileVersions deactivates the active profiles of the
 	// same space and name with another version; a NULL @drift_type matches every
@@ -23,12 +26,28 @@ type Querier interface {
 	// entity's uid, and the rows under the old uid would otherwise linger.
 	DeleteReplacedDriftProfiles(ctx context.Context, arg DeleteReplacedDriftProfilesParams) ([]string, error)
 	DeleteUser(ctx context.Context, username string) (int64, error)
+	// Queries of the DriftCheck workflow's activities (activities/drift.go).
+	//
+	// One drift check evaluates the window (window_start, window_end] of a
+	// profile's records: window_end is the schedule tick of the run and
+	// window_start the previous tick (drift_profile.previous_run). Records are
+	// assigned to windows by their own created_at. The aggregation happens here;
+	// the maths (zone rules, PSI, thresholds) in internal/drift.
+	// GetDriftCheckProfile returns the newest profile row of the entity
+	// (space, name, version, drift_type); the drift type matches
+	// case-insensitively, as upstream parses it.
+	GetDriftCheckProfile(ctx context.Context, arg GetDriftCheckProfileParams) (GetDriftCheckProfileRow, error)
 	// GetDriftProfileByEntityID returns the newest profile row of an entity
 	// (re-registering a key can leave more than one, see storage.md §1.5).
 	GetDriftProfileByEntityID(ctx context.Context, entityID int32) (DriftProfile, error)
 	// GetDriftProfileByUID returns one profile row (the schedule syncer reads
 	// the row it is told about).
 	GetDriftProfileByUID(ctx context.Context, uid string) (DriftProfile, error)
+	// GetDriftScheduleProfileByKey returns the row deciding the schedule of a
+	// profile key (the newest one).
+	GetDriftScheduleProfileByKey(ctx context.Context, arg GetDriftScheduleProfileByKeyParams) (GetDriftScheduleProfileByKeyRow, error)
+	// GetDriftScheduleProfileByUID returns one profile row's schedule columns.
+	GetDriftScheduleProfileByUID(ctx context.Context, uid string) (GetDriftScheduleProfileByUIDRow, error)
 	GetEntityByKey(ctx context.Context, arg GetEntityByKeyParams) (DriftEntity, error)
 	GetEntityByUID(ctx context.Context, uid string) (DriftEntity, error)
 	GetEntityIDByUID(ctx context.Context, uid string) (int32, error)
@@ -44,22 +63,38 @@ type Querier interface {
 	// stored (internal/ingest). record_index -1 stands for "the whole message"
 	// (NULL in the table): sqlc cannot express NULL elements of an array param.
 	InsertDeadLetterBatch(ctx context.Context, arg InsertDeadLetterBatchParams) (int64, error)
+	// InsertDriftAlerts stores the alerts of one run, all with created_at = the
+	// run's tick. The arrays are parallel (one element per alert). An alert
+	// whose (created_at, entity_id, alert_key) exists already is skipped, so a
+	// retried activity stores nothing twice; the result counts new rows.
+	InsertDriftAlerts(ctx context.Context, arg InsertDriftAlertsParams) (int64, error)
 	InsertDriftProfile(ctx context.Context, arg InsertDriftProfileParams) (DriftProfile, error)
+	InsertNewCustomDriftBatch(ctx context.Context, arg InsertNewCustomDriftBatchParams) (int64, error)
+	InsertNewPsiDriftBatch(ctx context.Context, arg InsertNewPsiDriftBatchParams) (int64, error)
+	// Batch inserts of the ingest pipeline (internal/ingest). Each query writes
+	// many rows in one statement from parallel arrays (one array per column,
+	// same length): the pipeline collects a whole group commit's records per
+	// table and sends one statement per table.
+	//
+	// Drift rows are idempotent: a redelivered message stores nothing twice.
+	// Each drift table has two inserts. InsertNew*Batch is a plain INSERT that
+	// fails (unique_violation) when a row exists already. The pipeline writes a
+	// batch with it first, because ON CONFLICT's speculative insertion makes an
+	// insert about 40% slower (measured: BenchmarkInsertSPC in internal/ingest).
+	// Only when that transaction fails on a duplicate (a redelivered message)
+	// does it write the batch again with Insert*Batch, which skips duplicates
+	// (ON CONFLICT DO NOTHING). :execrows returns the rows inserted.
+	InsertNewSpcDriftBatch(ctx context.Context, arg InsertNewSpcDriftBatchParams) (int64, error)
 	// Observability records carry no timestamp: created_at is the insert time
 	// (the column default). The table has no natural key, so no conflict target.
 	InsertObservabilityMetricBatch(ctx context.Context, arg InsertObservabilityMetricBatchParams) (int64, error)
 	InsertPsiDriftBatch(ctx context.Context, arg InsertPsiDriftBatchParams) (int64, error)
-	// Batch inserts of the ingest pipeline (internal/ingest). Each query writes
-	// many rows in one statement from parallel arrays (one array per column,
-	// same length): the pipeline collects a whole group commit's records per
-	// table and sends one statement per table. Drift rows are idempotent
-	// (ON CONFLICT DO NOTHING on the tables' unique keys), so a redelivered
-	// message stores nothing twice. :execrows returns the rows actually
-	// inserted (duplicates excluded).
 	InsertSpcDriftBatch(ctx context.Context, arg InsertSpcDriftBatchParams) (int64, error)
 	InsertUser(ctx context.Context, arg InsertUserParams) (User, error)
 	ListActiveProfiles(ctx context.Context) ([]DriftProfile, error)
 	ListAdminUsernames(ctx context.Context) ([]string, error)
+	// ListAlertDeliveries returns the delivery records of a run.
+	ListAlertDeliveries(ctx context.Context, runID string) ([]AlertDelivery, error)
 	// ListBinnedCustomStats returns per metric and bin the average and the
 	// sample standard deviation (0 when a bin holds a single value).
 	ListBinnedCustomStats(ctx context.Context, arg ListBinnedCustomStatsParams) ([]ListBinnedCustomStatsRow, error)
@@ -90,10 +125,35 @@ type Querier interface {
 	// One row per (series, bin), newest bin first within a series, so a part
 	// read from the archive later can be merged row by row.
 	ListBinnedSpcValues(ctx context.Context, arg ListBinnedSpcValuesParams) ([]ListBinnedSpcValuesRow, error)
+	// ListCustomWindowAverages returns AVG(value) and the number of records per
+	// metric of the window for the listed metrics.
+	ListCustomWindowAverages(ctx context.Context, arg ListCustomWindowAveragesParams) ([]ListCustomWindowAveragesRow, error)
 	// ListDeadLetters pages newest first: pass the last page's smallest id as
 	// before_id for the next page.
 	ListDeadLetters(ctx context.Context, arg ListDeadLettersParams) ([]DeadLetter, error)
+	// ListDriftAlertsAsc is the oldest page ("previous" without a cursor).
+	ListDriftAlertsAsc(ctx context.Context, arg ListDriftAlertsAscParams) ([]ListDriftAlertsAscRow, error)
+	// ListDriftAlertsAscAfter is the page before a cursor, oldest first (the
+	// caller reverses it).
+	ListDriftAlertsAscAfter(ctx context.Context, arg ListDriftAlertsAscAfterParams) ([]ListDriftAlertsAscAfterRow, error)
+	// ListDriftAlertsDesc is the first page of POST /scouter/alerts (drift.md
+	// §5.7), newest first. The four ListDriftAlerts* queries are its keyset
+	// pages: newest first (Desc) or oldest first (Asc), from the start or from a
+	// cursor. The cursor variants are separate queries, not "@cursor IS NULL OR
+	// ..." filters, so the cursor is always an index condition on (entity_id,
+	// created_at, id).
+	ListDriftAlertsDesc(ctx context.Context, arg ListDriftAlertsDescParams) ([]ListDriftAlertsDescRow, error)
+	// ListDriftAlertsDescBefore is the page after a cursor, newest first. A NULL
+	// cursor_id compares as SQL NULL, as upstream's row comparison does.
+	ListDriftAlertsDescBefore(ctx context.Context, arg ListDriftAlertsDescBeforeParams) ([]ListDriftAlertsDescBeforeRow, error)
 	ListDriftProfilesByVersion(ctx context.Context, arg ListDriftProfilesByVersionParams) ([]ListDriftProfilesByVersionRow, error)
+	// Reads of the drift-schedule sync (internal/schedule): the few columns a
+	// Temporal Schedule is built from. A profile key (space, name, version,
+	// drift_type) normally has one row; should an interrupted re-registration
+	// leave several, the newest row decides, as in GetDriftProfileByEntityID.
+	// ListDriftScheduleProfiles returns the row deciding each profile key's
+	// schedule, active or not, ordered by key.
+	ListDriftScheduleProfiles(ctx context.Context) ([]ListDriftScheduleProfilesRow, error)
 	// ListEntityIDsByTags returns the ids of entities of @entity_type carrying
 	// all (@match_all) or any of the (key, value) pairs given as the parallel
 	// arrays @keys/@vals. A pair given twice counts once. Because (entity_type,
@@ -104,6 +164,20 @@ type Querier interface {
 	// ListProfileVersions returns the registered versions of a (space, name,
 	// drift_type), the input of the next-version computation.
 	ListProfileVersions(ctx context.Context, arg ListProfileVersionsParams) ([]ListProfileVersionsRow, error)
+	// ListPsiWindowCounts returns the summed bin_count per (feature, bin_id) of
+	// the window for the listed features.
+	ListPsiWindowCounts(ctx context.Context, arg ListPsiWindowCountsParams) ([]ListPsiWindowCountsRow, error)
+	// ListRunAlerts returns the alerts one drift-check run stored (the rows of
+	// the entity created at the run's tick) for the AlertFanOut workflow,
+	// grouped by entity name (feature or metric), in insertion order within it.
+	ListRunAlerts(ctx context.Context, arg ListRunAlertsParams) ([]ListRunAlertsRow, error)
+	// ListSpcWindowSeries returns, per feature, the SPC values (sample means)
+	// of the window and their created_at, as two arrays of equal length in the
+	// same (unspecified) order: the caller orders them newest first. An empty
+	// @features means every feature. Ordering inside array_agg would make
+	// Postgres sort the whole window; hash aggregation keeps it a single pass
+	// and usually already yields insertion (time) order.
+	ListSpcWindowSeries(ctx context.Context, arg ListSpcWindowSeriesParams) ([]ListSpcWindowSeriesRow, error)
 	// Tag reads for GET /scouter/tags and POST /scouter/tags/entity
 	// (internal/driftread). Tag writes are the ingest pipeline's UpsertTagBatch.
 	ListTags(ctx context.Context, arg ListTagsParams) ([]ListTagsRow, error)
@@ -118,6 +192,18 @@ type Querier interface {
 	// replicas: creating the first-start users and the last-admin check of a
 	// delete.
 	LockUsers(ctx context.Context, lockKey int64) error
+	// MarkAlertDelivered records a successful send after @attempts attempts.
+	MarkAlertDelivered(ctx context.Context, arg MarkAlertDeliveredParams) error
+	// RecordAlertDeliveryFailure records a failed attempt: status stays
+	// 'pending' while retries remain and becomes 'failed' for a rejection or
+	// the last attempt. A delivered record is never downgraded.
+	RecordAlertDeliveryFailure(ctx context.Context, arg RecordAlertDeliveryFailureParams) error
+	// RecordDriftRun writes the outcome of one run on every profile row of the
+	// entity: previous_run moves to @tick when @advance (never backwards),
+	// next_run is the next tick, and status is 'pending' after a successful run
+	// or 'failed' with its reason and time. The run never leaves 'processing'
+	// behind: processing_started_at is cleared too.
+	RecordDriftRun(ctx context.Context, arg RecordDriftRunParams) (int64, error)
 	// RegisterDriftProfile inserts a newly registered profile. config.version in
 	// the stored JSON is set to the decided @version. A uid that already exists
 	// inserts nothing (no row is returned).
@@ -125,6 +211,8 @@ type Querier interface {
 	// SetDriftProfileActive sets active on the profiles of one space, name and
 	// version; a NULL @drift_type matches every drift type.
 	SetDriftProfileActive(ctx context.Context, arg SetDriftProfileActiveParams) ([]string, error)
+	// UpdateDriftAlertStatus acknowledges (active = false) or re-opens an alert.
+	UpdateDriftAlertStatus(ctx context.Context, arg UpdateDriftAlertStatusParams) (UpdateDriftAlertStatusRow, error)
 	// UpdateDriftProfileByEntityID replaces the profile JSON and schedule of an
 	// entity's profile rows. config.version keeps the registered version, and
 	// next_run changes only when the schedule does (an unchanged schedule keeps
@@ -136,6 +224,10 @@ type Querier interface {
 	// UpdateUser writes the mutable fields of a user; the caller reads the user,
 	// applies the change, and writes all of them back.
 	UpdateUser(ctx context.Context, arg UpdateUserParams) (User, error)
+	// UpsertAlertDelivery creates the delivery record of one message of a run
+	// on one channel, or returns the existing one (its status tells whether the
+	// message was already delivered).
+	UpsertAlertDelivery(ctx context.Context, arg UpsertAlertDeliveryParams) (UpsertAlertDeliveryRow, error)
 	// UpsertEntity registers (space, name, version, drift_type) under @uid. As
 	// upstream does, re-registering an existing key replaces the entity's uid with
 	// the new one (storage.md §1.5); the entity id stays the same.
