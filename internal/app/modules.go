@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"google.golang.org/grpc"
 
+	"github.com/scoutergo/server/internal/alertapi"
 	"github.com/scoutergo/server/internal/auth"
 	"github.com/scoutergo/server/internal/config"
 	"github.com/scoutergo/server/internal/driftread"
@@ -161,6 +162,12 @@ func buildIngest(d ServerDeps, m *modules) error {
 	}
 	m.routes = append(m.routes, httpapi.NewDriftReadHandler(reads),
 		httpapi.NewObservabilityHandler(reads), httpapi.NewTagsHandler(tags))
+
+	alerts, err := alertapi.New(d.Pool, resolver)
+	if err != nil {
+		return fmt.Errorf("alert service: %w", err)
+	}
+	m.routes = append(m.routes, httpapi.NewAlertsHandler(alerts))
 
 	reg := d.Metrics.Registerer()
 	if c := d.Config.Kafka; c != nil {
