@@ -5,6 +5,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/scoutergo/server/activities"
 )
 
 // Retry schedule shared by every activity.
@@ -20,7 +22,11 @@ const (
 // permanent-failure types here. It is a function, not a package variable,
 // so that no caller can change the list for everyone else.
 func NonRetryableErrorTypes() []string {
-	return []string{}
+	return []string{
+		activities.ErrTypeAlertDeliveryRejected,
+		activities.ErrTypeInvalidProfile,
+		activities.ErrTypeInvalidDriftInput,
+	}
 }
 
 // RetryPolicy is the shared activity retry policy: 1+maxRetries attempts

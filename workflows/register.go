@@ -9,6 +9,9 @@ import (
 // worker and the history replayer both use it, so they cannot disagree.
 func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(HealthCheck, workflow.RegisterOptions{Name: HealthCheckWorkflow})
+	r.RegisterWorkflowWithOptions(DriftCheck, workflow.RegisterOptions{Name: DriftCheckWorkflow})
+	r.RegisterWorkflowWithOptions(ReconcileSchedules, workflow.RegisterOptions{Name: ReconcileSchedulesWorkflow})
+	r.RegisterWorkflowWithOptions(AlertFanOut, workflow.RegisterOptions{Name: AlertFanOutWorkflow})
 }
 
 // Register registers every workflow and the given activity structs (each

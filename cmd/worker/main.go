@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scoutergo/server/internal/app"
 	"github.com/scoutergo/server/internal/config"
 	"github.com/scoutergo/server/internal/logging"
 	"github.com/scoutergo/server/internal/temporalclient"
@@ -90,7 +91,7 @@ func run(ctx context.Context, args []string, lookup config.Lookup, stdout, stder
 		return 2
 	}
 	logger.Debug("effective configuration", "config", cfg)
-	if err := worker.Run(ctx, cfg, logger, worker.Deps{}); err != nil {
+	if err := app.RunWorker(ctx, cfg, logger); err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			logger.Info("interrupted before the worker started")
 			return 0

@@ -30,6 +30,9 @@ func TestRunCommands(t *testing.T) {
 	corpusFile := filepath.Join(corpus, "healthcheck.json")
 	data, err := os.ReadFile(corpusFile)
 	require.NoError(t, err)
+	all, err := filepath.Glob(filepath.Join(corpus, "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, all)
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(bad, bytes.ReplaceAll(data, []byte(`"ProbeWorker"`), []byte(`"Renamed"`)), 0o644))
 
@@ -50,7 +53,7 @@ func TestRunCommands(t *testing.T) {
 		{name: "config masks secrets", args: []string{"config"}, env: map[string]string{"SCOUTER_DEFAULT_PASSWORD": "hunter2"}, wantCode: 0,
 			wantStdout: "SCOUTER_DEFAULT_PASSWORD=****"},
 		{name: "run with extra args", args: []string{"run", "x"}, wantCode: 2, wantStderr: "unexpected arguments"},
-		{name: "replay corpus dir", args: []string{"replay", corpus}, wantCode: 0, wantStdout: "ok: 1 histories replayed"},
+		{name: "replay corpus dir", args: []string{"replay", corpus}, wantCode: 0, wantStdout: fmt.Sprintf("ok: %d histories replayed", len(all))},
 		{name: "replay file", args: []string{"replay", corpusFile}, wantCode: 0, wantStdout: "ok: 1 histories replayed"},
 		{name: "replay ignores bad config", args: []string{"replay", corpusFile}, env: map[string]string{"POLLING_WORKER_COUNT": "zero"},
 			wantCode: 0, wantStdout: "ok: 1 histories replayed"},

@@ -21,15 +21,18 @@ ORDER BY p.created_at DESC, p.uid DESC
 LIMIT 1;
 
 -- ListSpcWindowSeries returns, per feature, the SPC values (sample means)
--- of the window and their created_at, as two arrays of equal length in the
--- same (unspecified) order: the caller orders them newest first. An empty
--- @features means every feature. Ordering inside array_agg would make
--- Postgres sort the whole window; hash aggregation keeps it a single pass
--- and usually already yields insertion (time) order.
+-- of the window and their created_at, packed in Postgres' binary send
+-- format (created_at: big-endian int64 microseconds since
+-- 2000-01-01T00:00:00Z, value: big-endian IEEE 754 float64), 8 bytes per
+-- record, both in the same (unspecified) order: the caller orders them
+-- newest first. An empty @features means every feature. Ordering inside the
+-- aggregate would make Postgres sort the whole window; hash aggregation
+-- keeps it a single pass and usually yields insertion (time) order. Packed
+-- bytea instead of arrays: no per-element header to write or decode.
 -- name: ListSpcWindowSeries :many
 SELECT feature,
-       array_agg(created_at)::timestamptz[] AS created_at,
-       array_agg(value)::double precision[] AS value
+       string_agg(timestamptz_send(created_at), ''::bytea) AS created_at_packed,
+       string_agg(float8send(value), ''::bytea) AS value_packed
 FROM scouter.spc_drift
 WHERE entity_id = @entity_id
   AND created_at > @window_start::timestamptz

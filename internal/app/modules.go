@@ -6,11 +6,13 @@ import (
 	"log/slog"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/grpc"
 
 	"github.com/scoutergo/server/internal/alertapi"
 	"github.com/scoutergo/server/internal/auth"
 	"github.com/scoutergo/server/internal/config"
+	"github.com/scoutergo/server/internal/db/dbsqlc"
 	"github.com/scoutergo/server/internal/driftread"
 	"github.com/scoutergo/server/internal/entity"
 	"github.com/scoutergo/server/internal/gen/scouterv1"
@@ -18,6 +20,8 @@ import (
 	"github.com/scoutergo/server/internal/httpapi"
 	"github.com/scoutergo/server/internal/ingest"
 	"github.com/scoutergo/server/internal/profileapi"
+	"github.com/scoutergo/server/internal/schedule"
+	"github.com/scoutergo/server/internal/temporalclient"
 	"github.com/scoutergo/server/internal/transport/kafka"
 	"github.com/scoutergo/server/internal/transport/rabbitmq"
 	"github.com/scoutergo/server/internal/transport/redis"
@@ -62,8 +66,17 @@ func buildModules(ctx context.Context, d ServerDeps) (*modules, error) {
 	m.grpcAuth = grpcapi.NewAuthService(users, d.Logger.With(slog.String("component", "grpc")))
 	m.grpcInterceptor = grpcapi.NewAuthInterceptor(users, d.Logger.With(slog.String("component", "grpc")))
 
+	// Drift schedules: after each profile change the server syncs the
+	// profile's Temporal Schedule in the background (a lazy client, so the
+	// server starts and serves while Temporal is down); the worker's
+	// reconcile repairs whatever a failed sync left behind.
+	syncer, err := buildScheduleSync(d, m)
+	if err != nil {
+		return nil, err
+	}
+
 	// Profiles: registration with version bumping, update, status, listing.
-	profiles, err := profileapi.New(profileapi.Options{DB: d.Pool, Logger: d.Logger})
+	profiles, err := profileapi.New(profileapi.Options{DB: d.Pool, Logger: d.Logger, Syncer: syncer})
 	if err != nil {
 		return nil, fmt.Errorf("profile service: %w", err)
 	}
@@ -192,4 +205,34 @@ func buildIngest(d ServerDeps, m *modules) error {
 		m.runners = append(m.runners, runner{name: "redis consumer", run: r.Run})
 	}
 	return nil
+}
+
+// buildScheduleSync builds the background queue that keeps each profile's
+// Temporal Schedule in line with its row.
+func buildScheduleSync(d ServerDeps, m *modules) (*schedule.SyncQueue, error) {
+	logger := d.Logger.With(slog.String("component", "schedules"))
+	tc, err := client.NewLazyClient(temporalclient.ClientOptions(d.Config.Temporal, logger, temporalclient.Options{}))
+	if err != nil {
+		return nil, fmt.Errorf("temporal client: %w", err)
+	}
+	m.closers = append(m.closers, step{name: "temporal client", fn: func(context.Context) error { tc.Close(); return nil }})
+	schedules, err := schedule.NewManager(schedule.Options{
+		Client:     tc,
+		TaskQueue:  d.Config.Temporal.TaskQueue,
+		Logger:     logger,
+		RunTimeout: schedule.RunTimeoutFor(d.Config.Polling.MaxRetries),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("drift schedules: %w", err)
+	}
+	syncer, err := schedule.NewSyncer(dbsqlc.New(d.Pool), schedules, logger)
+	if err != nil {
+		return nil, fmt.Errorf("schedule syncer: %w", err)
+	}
+	q, err := schedule.NewSyncQueue(syncer, schedule.QueueOptions{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("schedule sync queue: %w", err)
+	}
+	m.runners = append(m.runners, runner{name: "schedule sync", run: q.Run})
+	return q, nil
 }

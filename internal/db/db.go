@@ -88,6 +88,17 @@ func poolConfig(o PoolOptions) (*pgxpool.Config, error) {
 	if o.MaxLifetime > 0 {
 		cfg.MaxConnLifetime = o.MaxLifetime
 	}
+	// Range queries over partitioned tables run as prepared statements;
+	// after five executions Postgres may switch to a generic plan that
+	// cannot prune partitions by the bound time range (seen: 1.6 s instead
+	// of 0.2 s for a PSI window). Custom plans cost a little planning per
+	// query and keep pruning.
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	test := o.TestBeforeAcquire
 	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return test }
 	return cfg, nil

@@ -36,6 +36,10 @@ func TestOpenAppliesOptions(t *testing.T) {
 	var one int
 	require.NoError(t, pool.QueryRow(t.Context(), "SELECT 1").Scan(&one))
 	assert.Equal(t, 1, one)
+
+	var mode string
+	require.NoError(t, pool.QueryRow(t.Context(), "SHOW plan_cache_mode").Scan(&mode))
+	assert.Equal(t, "force_custom_plan", mode, "range queries must keep partition pruning")
 }
 
 func TestDefaultPoolOptions(t *testing.T) {

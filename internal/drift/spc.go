@@ -210,20 +210,39 @@ type SPCAlert struct {
 // zone code 0 everywhere and so never alerts. NaN values get code 0, ±Inf are
 // beyond the 3-sigma limits. A bad rule string wraps ErrInvalidProfile.
 func EvaluateSPC(p SPCProfile, samples map[string][]Sample) ([]SPCAlert, error) {
+	values := make(map[string][]float64, len(samples))
+	for name, s := range samples {
+		sorted := slices.Clone(s)
+		slices.SortStableFunc(sorted, func(a, b Sample) int { return b.CreatedAt.Compare(a.CreatedAt) })
+		v := make([]float64, len(sorted))
+		for i := range sorted {
+			v[i] = sorted[i].Value
+		}
+		values[name] = v
+	}
+	return EvaluateSPCSeries(p, values)
+}
+
+// EvaluateSPCSeries is EvaluateSPC for series already ordered newest first
+// (feature name → sample means, newest first), as a caller that reads them
+// ordered from the database has them: the same filtering, truncation and
+// rules, without the timestamps.
+func EvaluateSPCSeries(p SPCProfile, newestFirst map[string][]float64) ([]SPCAlert, error) {
 	rule, err := ParseSPCRule(p.Rule)
 	if err != nil {
 		return nil, err
 	}
-	series := selectSPCSeries(p.FeaturesToMonitor, samples)
+	series := selectSPCSeries(p.FeaturesToMonitor, newestFirst)
 	var alerts []SPCAlert
+	var codes []int
 	for _, name := range sortedKeys(series) {
 		limits, ok := p.Features[name]
 		if !ok {
 			continue
 		}
-		codes := make([]int, len(series[name]))
-		for i, s := range series[name] {
-			codes[i] = limits.ZoneCode(s.Value)
+		codes = slices.Grow(codes[:0], len(series[name]))[:len(series[name])]
+		for i, v := range series[name] {
+			codes[i] = limits.ZoneCode(v)
 		}
 		for _, a := range SPCRuleAlerts(codes, rule, p.ZonesToMonitor) {
 			alerts = append(alerts, SPCAlert{Feature: name, Kind: a.Kind, Zone: a.Zone})
@@ -232,21 +251,21 @@ func EvaluateSPC(p SPCProfile, samples map[string][]Sample) ([]SPCAlert, error) 
 	return alerts, nil
 }
 
-func selectSPCSeries(monitor []string, samples map[string][]Sample) map[string][]Sample {
+// selectSPCSeries keeps the monitored, non-empty series and truncates each
+// to the shortest one's length (keeping its newest values).
+func selectSPCSeries(monitor []string, newestFirst map[string][]float64) map[string][]float64 {
 	keep := func(string) bool { return true }
 	if len(monitor) > 0 {
 		keep = func(name string) bool { return slices.Contains(monitor, name) }
 	}
-	out := make(map[string][]Sample)
+	out := make(map[string][]float64)
 	minLen := math.MaxInt
-	for name, s := range samples {
+	for name, s := range newestFirst {
 		if len(s) == 0 || !keep(name) {
 			continue
 		}
-		sorted := slices.Clone(s)
-		slices.SortStableFunc(sorted, func(a, b Sample) int { return b.CreatedAt.Compare(a.CreatedAt) })
-		out[name] = sorted
-		minLen = min(minLen, len(sorted))
+		out[name] = s
+		minLen = min(minLen, len(s))
 	}
 	for name, s := range out {
 		out[name] = s[:minLen]
@@ -272,42 +291,65 @@ type SPCKindZone struct {
 // 7 successive codes strictly increasing or strictly decreasing, whatever the
 // monitored zones.
 func SPCRuleAlerts(codes []int, rule SPCRule, zonesToMonitor []Zone) []SPCKindZone {
-	set := make(map[SPCKindZone]bool)
-	record := func(t int, kind SPCAlertKind) {
-		zone := zoneOf(t)
-		if !slices.Contains(zonesToMonitor, zone) {
-			return
-		}
-		if t == 4 {
-			kind = OutOfBounds
-		}
-		set[SPCKindZone{Kind: kind, Zone: zone}] = true
+	var monitored [5]bool
+	for t := 1; t <= 4; t++ {
+		monitored[t] = slices.Contains(zonesToMonitor, zoneOf(t))
 	}
+	// One pass with run lengths ending at the current index, per zone t:
+	// points at or beyond zone t above (pos) or below (neg) the center, and
+	// points at or beyond zone t each different from the one before (alt).
+	// The c points ending at i are all at or beyond zone t on one side
+	// exactly when pos or neg is at least c; upstream's alternating scan of
+	// the a points ending at i reaches a exactly when alt is at least a (its
+	// count restarts on a point inside zone t, a zero, or a repeated code).
+	// The test file keeps upstream's windowed scans and checks both agree.
+	var pos, neg, alt [5]int
+	var found [5][2]bool // zone t: consecutive, alternating alert
 	for i, d := range codes {
 		for t := 1; t <= 4; t++ {
-			if d != t && d != -t {
-				continue
+			pos[t] = runLength(d >= t, pos[t])
+			neg[t] = runLength(d <= -t, neg[t])
+			switch {
+			case d < t && d > -t:
+				alt[t] = 0
+			case i > 0 && alt[t] > 0 && d != codes[i-1]:
+				alt[t]++
+			default:
+				alt[t] = 1
 			}
-			if c := rule.Consecutive[t-1]; c > 0 && i+1 >= c && consecutiveHit(codes[i+1-c:i+1], c, t) {
-				record(t, Consecutive)
-			}
-			if a := rule.Alternating[t-1]; a > 0 && i+1 >= a && alternatingHit(codes[i+1-a:i+1], a, t) {
-				record(t, Alternating)
-			}
+		}
+		t := max(d, -d)
+		if t < 1 || t > 4 || !monitored[t] {
+			continue
+		}
+		if c := rule.Consecutive[t-1]; c > 0 && (pos[t] >= c || neg[t] >= c) {
+			found[t][0] = true
+		}
+		if a := rule.Alternating[t-1]; a > 0 && alt[t] >= a {
+			found[t][1] = true
 		}
 	}
-	for i := 0; i+7 <= len(codes); i++ {
-		up, down := 0, 0
-		for j := i + 1; j < i+7; j++ {
-			switch {
-			case codes[j] > codes[j-1]:
-				up++
-			case codes[j] < codes[j-1]:
-				down++
+	set := make(map[SPCKindZone]bool)
+	for t := 1; t <= 4; t++ {
+		for k, kind := range []SPCAlertKind{Consecutive, Alternating} {
+			if !found[t][k] {
+				continue
 			}
+			if t == 4 {
+				kind = OutOfBounds
+			}
+			set[SPCKindZone{Kind: kind, Zone: zoneOf(t)}] = true
 		}
+	}
+	// Trend: 7 successive codes strictly increasing or decreasing, that is
+	// 6 increases (decreases) in a row.
+	up, down := 0, 0
+	for i := 1; i < len(codes); i++ {
+		up = runLength(codes[i] > codes[i-1], up)
+		down = runLength(codes[i] < codes[i-1], down)
 		if up >= 6 || down >= 6 {
 			set[SPCKindZone{Kind: Trend, Zone: NotApplicable}] = true
+			break
 		}
 	}
 	out := make([]SPCKindZone, 0, len(set))
@@ -320,38 +362,12 @@ func SPCRuleAlerts(codes []int, rule SPCRule, zonesToMonitor []Zone) []SPCKindZo
 	return out
 }
 
-func consecutiveHit(w []int, c, t int) bool {
-	pos, neg := 0, 0
-	for _, x := range w {
-		if x >= t {
-			pos++
-		}
-		if x <= -t {
-			neg++
-		}
+// runLength extends a run by one when ok, else ends it.
+func runLength(ok bool, n int) int {
+	if ok {
+		return n + 1
 	}
-	return pos >= c || neg >= c
-}
-
-// alternatingHit mirrors upstream's scan exactly, including that a repeated
-// or too-small code resets the remembered previous code to 0.
-func alternatingHit(w []int, a, t int) bool {
-	last, count := 0, 0
-	for _, x := range w {
-		switch {
-		case x == 0:
-			last, count = 0, 0
-		case x != last && (x >= t || x <= -t):
-			count++
-			if count >= a {
-				return true
-			}
-			last = x
-		default:
-			last, count = 0, 0
-		}
-	}
-	return false
+	return 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -33,6 +33,13 @@ type Deps struct {
 	// Identity names the worker to Temporal and in health reports; empty
 	// means pid@host.
 	Identity string
+	// Activities are the activity structs registered beside the health
+	// check (each exported method becomes an activity).
+	Activities []any
+	// AfterStart runs once the worker polls (e.g. the start-up schedule
+	// reconcile). Its error is logged, not fatal: the work it starts has its
+	// own schedule to retry.
+	AfterStart func(ctx context.Context, c client.Client) error
 }
 
 // Run connects to Temporal (retrying until ctx ends), starts a worker on
@@ -67,12 +74,18 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, deps Deps
 		}
 	}
 	w := sdkworker.New(c, cfg.Temporal.TaskQueue, opts)
-	workflows.Register(w, &workflows.HealthActivities{Identity: identity, Probes: deps.Probes})
+	acts := append([]any{&workflows.HealthActivities{Identity: identity, Probes: deps.Probes}}, deps.Activities...)
+	workflows.Register(w, acts...)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}
 	logger.Info("worker started", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace,
 		"task_queue", cfg.Temporal.TaskQueue, "max_concurrent_activities", opts.MaxConcurrentActivityExecutionSize)
+	if deps.AfterStart != nil {
+		if err := deps.AfterStart(ctx, c); err != nil {
+			logger.Warn("after-start step failed; its schedule retries it", "err", err)
+		}
+	}
 
 	var err error
 	select {

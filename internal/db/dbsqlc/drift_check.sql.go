@@ -233,8 +233,8 @@ func (q *Queries) ListPsiWindowCounts(ctx context.Context, arg ListPsiWindowCoun
 
 const listSpcWindowSeries = `-- name: ListSpcWindowSeries :many
 SELECT feature,
-       array_agg(created_at)::timestamptz[] AS created_at,
-       array_agg(value)::double precision[] AS value
+       string_agg(timestamptz_send(created_at), ''::bytea) AS created_at_packed,
+       string_agg(float8send(value), ''::bytea) AS value_packed
 FROM scouter.spc_drift
 WHERE entity_id = $1
   AND created_at > $2::timestamptz
@@ -252,17 +252,20 @@ type ListSpcWindowSeriesParams struct {
 }
 
 type ListSpcWindowSeriesRow struct {
-	Feature   string
-	CreatedAt []time.Time
-	Value     []float64
+	Feature         string
+	CreatedAtPacked []byte
+	ValuePacked     []byte
 }
 
 // ListSpcWindowSeries returns, per feature, the SPC values (sample means)
-// of the window and their created_at, as two arrays of equal length in the
-// same (unspecified) order: the caller orders them newest first. An empty
-// @features means every feature. Ordering inside array_agg would make
-// Postgres sort the whole window; hash aggregation keeps it a single pass
-// and usually already yields insertion (time) order.
+// of the window and their created_at, packed in Postgres' binary send
+// format (created_at: big-endian int64 microseconds since
+// 2000-01-01T00:00:00Z, value: big-endian IEEE 754 float64), 8 bytes per
+// record, both in the same (unspecified) order: the caller orders them
+// newest first. An empty @features means every feature. Ordering inside the
+// aggregate would make Postgres sort the whole window; hash aggregation
+// keeps it a single pass and usually yields insertion (time) order. Packed
+// bytea instead of arrays: no per-element header to write or decode.
 func (q *Queries) ListSpcWindowSeries(ctx context.Context, arg ListSpcWindowSeriesParams) ([]ListSpcWindowSeriesRow, error) {
 	rows, err := q.db.Query(ctx, listSpcWindowSeries,
 		arg.EntityID,
@@ -277,7 +280,7 @@ func (q *Queries) ListSpcWindowSeries(ctx context.Context, arg ListSpcWindowSeri
 	items := []ListSpcWindowSeriesRow{}
 	for rows.Next() {
 		var i ListSpcWindowSeriesRow
-		if err := rows.Scan(&i.Feature, &i.CreatedAt, &i.Value); err != nil {
+		if err := rows.Scan(&i.Feature, &i.CreatedAtPacked, &i.ValuePacked); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -172,11 +172,14 @@ type Querier interface {
 	// grouped by entity name (feature or metric), in insertion order within it.
 	ListRunAlerts(ctx context.Context, arg ListRunAlertsParams) ([]ListRunAlertsRow, error)
 	// ListSpcWindowSeries returns, per feature, the SPC values (sample means)
-	// of the window and their created_at, as two arrays of equal length in the
-	// same (unspecified) order: the caller orders them newest first. An empty
-	// @features means every feature. Ordering inside array_agg would make
-	// Postgres sort the whole window; hash aggregation keeps it a single pass
-	// and usually already yields insertion (time) order.
+	// of the window and their created_at, packed in Postgres' binary send
+	// format (created_at: big-endian int64 microseconds since
+	// 2000-01-01T00:00:00Z, value: big-endian IEEE 754 float64), 8 bytes per
+	// record, both in the same (unspecified) order: the caller orders them
+	// newest first. An empty @features means every feature. Ordering inside the
+	// aggregate would make Postgres sort the whole window; hash aggregation
+	// keeps it a single pass and usually yields insertion (time) order. Packed
+	// bytea instead of arrays: no per-element header to write or decode.
 	ListSpcWindowSeries(ctx context.Context, arg ListSpcWindowSeriesParams) ([]ListSpcWindowSeriesRow, error)
 	// Tag reads for GET /scouter/tags and POST /scouter/tags/entity
 	// (internal/driftread). Tag writes are the ingest pipeline's UpsertTagBatch.
