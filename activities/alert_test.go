@@ -1,7 +1,6 @@
 package activities_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scoutergo/server/internal/testenv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -64,28 +65,10 @@ func (s *slackStandIn) requests() []string {
 	return append([]string(nil), s.bodies...)
 }
 
-// syncBuffer is a goroutine-safe console.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
 	pool     *pgxpool.Pool
 	entityID int32
-	console  *syncBuffer
+	console  *testenv.Buffer
 }
 
 const customProfile = `{
@@ -110,7 +93,7 @@ func newFixture(t *testing.T, dispatch string) *fixture {
 		VALUES ('uid-1', $1, 'model_1', 'repo_1', '1.0.0', 'Custom', $2::jsonb, '* * * * * *')`,
 		id, []byte(fmt.Sprintf(customProfile, dispatch)))
 	require.NoError(t, err)
-	f := &fixture{pool: pool, entityID: id, console: &syncBuffer{}}
+	f := &fixture{pool: pool, entityID: id, console: &testenv.Buffer{}}
 	f.insertAlert(t, runAt, "mse", `{"Custom": {"metric_name": "mse", "baseline_value": 12.0, "observed_value": 14.0, "delta": 1.0, "alert_threshold": "Above"}}`)
 	return f
 }

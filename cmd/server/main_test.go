@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scoutergo/server/internal/testenv"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -46,54 +48,12 @@ func serverBinary(t *testing.T) string {
 	return bin
 }
 
-// freePorts returns an HTTP port whose successor (the metrics port) is also
-// free, and a gRPC port.
-func freePorts(t *testing.T) (httpPort, grpcPort int) {
-	t.Helper()
-	for range 50 {
-		a, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		p := a.Addr().(*net.TCPAddr).Port
-		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		if err != nil {
-			a.Close()
-			continue
-		}
-		c, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		g := c.Addr().(*net.TCPAddr).Port
-		a.Close()
-		b.Close()
-		c.Close()
-		return p, g
-	}
-	t.Fatal("no free port pair")
-	return 0, 0
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func baseEnv(extra ...string) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	return append(env, extra...)
 }
 
-func waitHTTP(t *testing.T, url string, logs *syncBuffer) *http.Response {
+func waitHTTP(t *testing.T, url string, logs *testenv.Buffer) *http.Response {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
@@ -110,8 +70,8 @@ func waitHTTP(t *testing.T, url string, logs *syncBuffer) *http.Response {
 
 func TestServerProcessServesAndStopsGracefully(t *testing.T) {
 	bin := serverBinary(t)
-	httpPort, grpcPort := freePorts(t)
-	logs := &syncBuffer{}
+	httpPort, grpcPort := testenv.ServerPorts(t)
+	logs := &testenv.Buffer{}
 	cmd := exec.Command(bin)
 	cmd.Env = baseEnv(
 		"DATABASE_URI="+pgtest.NewURI(t),

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scoutergo/server/internal/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,26 +39,8 @@ const (
 	datasetService = "scouter.grpc.v1.DatasetService"
 )
 
-// syncBuffer is a log sink that server goroutines write to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // lines decodes the JSON log lines written so far.
-func (b *syncBuffer) lines(t *testing.T) []map[string]any {
+func logLines(t *testing.T, b *testenv.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
@@ -74,7 +58,7 @@ type harness struct {
 	srv  *grpcapi.Server
 	conn *grpc.ClientConn
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *testenv.Buffer
 	// served receives Serve's result once the server stops.
 	served chan error
 }
@@ -83,7 +67,7 @@ type harness struct {
 // are filled in by the harness.
 func start(t *testing.T, deps grpcapi.Deps) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	reg := prometheus.NewRegistry()
 	deps.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deps.Registerer = reg
@@ -261,7 +245,7 @@ func TestPanicBecomesInternalAndServerKeepsServing(t *testing.T) {
 	assert.Equal(t, codes.Unimplemented, status.Code(err))
 
 	var panics, finished int
-	for _, line := range h.logs.lines(t) {
+	for _, line := range logLines(t, h.logs) {
 		switch line["msg"] {
 		case "grpc handler panic":
 			panics++
@@ -403,7 +387,7 @@ func TestCallLogHasHouseKeysAndNoPayload(t *testing.T) {
 	require.Equal(t, codes.Unimplemented, status.Code(err))
 	h.healthStatus(t, "")
 
-	lines := h.logs.lines(t)
+	lines := logLines(t, h.logs)
 	require.Len(t, lines, 1, "want one finished-call line and no health lines, got %v", lines)
 	line := lines[0]
 	assert.Equal(t, "finished call", line["msg"])

@@ -1,7 +1,6 @@
 package profileapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,22 +78,4 @@ func counts(t *testing.T, pool *pgxpool.Pool) (entities, profiles int) {
 		`SELECT (SELECT count(*) FROM scouter.drift_entities), (SELECT count(*) FROM scouter.drift_profile)`).
 		Scan(&entities, &profiles))
 	return entities, profiles
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

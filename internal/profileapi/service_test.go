@@ -20,6 +20,7 @@ import (
 	"github.com/scoutergo/server/internal/logging"
 	"github.com/scoutergo/server/internal/pgtest"
 	"github.com/scoutergo/server/internal/profile"
+	"github.com/scoutergo/server/internal/testenv"
 )
 
 func newService(t *testing.T, opts Options) (*Service, *pgxpool.Pool) {
@@ -282,7 +283,7 @@ func TestRegisterConcurrentGetsDistinctVersions(t *testing.T) {
 }
 
 func TestSyncFailureIsLoggedNotReturned(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.Buffer
 	sy := &recordingSyncer{err: errors.New("temporal unavailable")}
 	s, pool := newService(t, Options{Syncer: sy, Logger: logging.New(&logs, logging.Options{Level: slog.LevelDebug, JSON: true})})
 	res, err := s.Register(t.Context(), admin, profile.ProfileRequest{

@@ -1,7 +1,6 @@
 package schedule_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scoutergo/server/internal/testenv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -156,24 +157,6 @@ func (f *fakeSyncer) count(uid string) int {
 	return f.calls[uid]
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runQueue runs q until the test ends.
 func runQueue(t *testing.T, q *schedule.SyncQueue) {
 	t.Helper()
@@ -200,7 +183,7 @@ func TestSyncQueue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs testenv.Buffer
 			f := &fakeSyncer{failures: tt.failures, calls: map[string]int{}}
 			q, err := schedule.NewSyncQueue(f, schedule.QueueOptions{
 				MaxAttempts: tt.maxAttempts, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
@@ -259,7 +242,7 @@ func TestProfileRequestsDoNotWaitForTemporal(t *testing.T) {
 	require.NoError(t, err)
 	syncer, err := schedule.NewSyncer(dbsqlc.New(pool), m, nil)
 	require.NoError(t, err)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	q, err := schedule.NewSyncQueue(syncer, schedule.QueueOptions{
 		CallTimeout: 200 * time.Millisecond, MaxAttempts: 2, Backoff: 10 * time.Millisecond,
 		Logger: logging.New(&logs, logging.Options{Level: slog.LevelDebug, JSON: true}),
