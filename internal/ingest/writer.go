@@ -129,58 +129,89 @@ type inserted struct{ spc, psi, custom, obs, tags int64 }
 
 // insert writes all in one transaction. Unless skipDuplicates, drift rows
 // are plain inserts, which fail with db.ErrConflict when a row exists.
+//
+// A batch that needs one statement only (rows of one table: the usual case)
+// runs it without BEGIN and COMMIT, since a single statement is a
+// transaction of its own; that saves two round trips per batch, which
+// matters most for small batches (a Kafka consumer's message at a time).
+// Measured with 100/800/1600-row batches, plain inserts of arrays also cost
+// Postgres less CPU per row than COPY here, so COPY is not used.
 func (p *Pipeline) insert(ctx context.Context, all *rows, skipDuplicates bool) (inserted, error) {
+	if conn, ok := p.db.(dbsqlc.DBTX); ok && all.tables() == 1 {
+		n, err := insertRows(ctx, dbsqlc.New(conn), all, skipDuplicates)
+		return n, db.MapError(err)
+	}
 	var n inserted
 	err := db.InTx(ctx, p.db, func(q *dbsqlc.Queries) error {
 		var err error
-		if len(all.spc.CreatedAt) > 0 {
-			if skipDuplicates {
-				n.spc, err = q.InsertSpcDriftBatch(ctx, all.spc)
-			} else {
-				n.spc, err = q.InsertNewSpcDriftBatch(ctx, dbsqlc.InsertNewSpcDriftBatchParams(all.spc))
-			}
-			if err != nil {
-				return fmt.Errorf("insert spc_drift: %w", err)
-			}
-		}
-		if len(all.psi.CreatedAt) > 0 {
-			if skipDuplicates {
-				n.psi, err = q.InsertPsiDriftBatch(ctx, all.psi)
-			} else {
-				n.psi, err = q.InsertNewPsiDriftBatch(ctx, dbsqlc.InsertNewPsiDriftBatchParams(all.psi))
-			}
-			if err != nil {
-				return fmt.Errorf("insert psi_drift: %w", err)
-			}
-		}
-		if len(all.custom.CreatedAt) > 0 {
-			if skipDuplicates {
-				n.custom, err = q.InsertCustomDriftBatch(ctx, all.custom)
-			} else {
-				n.custom, err = q.InsertNewCustomDriftBatch(ctx, dbsqlc.InsertNewCustomDriftBatchParams(all.custom))
-			}
-			if err != nil {
-				return fmt.Errorf("insert custom_drift: %w", err)
-			}
-		}
-		if len(all.obs.EntityID) > 0 {
-			if n.obs, err = q.InsertObservabilityMetricBatch(ctx, all.obs); err != nil {
-				return fmt.Errorf("insert observability_metric: %w", err)
-			}
-		}
-		if len(all.tags.Key) > 0 {
-			if n.tags, err = q.UpsertTagBatch(ctx, all.tags); err != nil {
-				return fmt.Errorf("upsert tags: %w", err)
-			}
-		}
-		if len(all.dead.Reason) > 0 {
-			if _, err = q.InsertDeadLetterBatch(ctx, all.dead); err != nil {
-				return fmt.Errorf("insert dead_letter: %w", err)
-			}
-		}
-		return nil
+		n, err = insertRows(ctx, q, all, skipDuplicates)
+		return err
 	})
 	return n, err
+}
+
+// tables counts the tables all has rows for.
+func (r *rows) tables() int {
+	n := 0
+	for _, k := range []int{len(r.spc.CreatedAt), len(r.psi.CreatedAt), len(r.custom.CreatedAt),
+		len(r.obs.EntityID), len(r.tags.Key), len(r.dead.Reason)} {
+		if k > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// insertRows runs one statement per table that all has rows for.
+func insertRows(ctx context.Context, q *dbsqlc.Queries, all *rows, skipDuplicates bool) (inserted, error) {
+	var n inserted
+	var err error
+	if len(all.spc.CreatedAt) > 0 {
+		if skipDuplicates {
+			n.spc, err = q.InsertSpcDriftBatch(ctx, all.spc)
+		} else {
+			n.spc, err = q.InsertNewSpcDriftBatch(ctx, dbsqlc.InsertNewSpcDriftBatchParams(all.spc))
+		}
+		if err != nil {
+			return n, fmt.Errorf("insert spc_drift: %w", err)
+		}
+	}
+	if len(all.psi.CreatedAt) > 0 {
+		if skipDuplicates {
+			n.psi, err = q.InsertPsiDriftBatch(ctx, all.psi)
+		} else {
+			n.psi, err = q.InsertNewPsiDriftBatch(ctx, dbsqlc.InsertNewPsiDriftBatchParams(all.psi))
+		}
+		if err != nil {
+			return n, fmt.Errorf("insert psi_drift: %w", err)
+		}
+	}
+	if len(all.custom.CreatedAt) > 0 {
+		if skipDuplicates {
+			n.custom, err = q.InsertCustomDriftBatch(ctx, all.custom)
+		} else {
+			n.custom, err = q.InsertNewCustomDriftBatch(ctx, dbsqlc.InsertNewCustomDriftBatchParams(all.custom))
+		}
+		if err != nil {
+			return n, fmt.Errorf("insert custom_drift: %w", err)
+		}
+	}
+	if len(all.obs.EntityID) > 0 {
+		if n.obs, err = q.InsertObservabilityMetricBatch(ctx, all.obs); err != nil {
+			return n, fmt.Errorf("insert observability_metric: %w", err)
+		}
+	}
+	if len(all.tags.Key) > 0 {
+		if n.tags, err = q.UpsertTagBatch(ctx, all.tags); err != nil {
+			return n, fmt.Errorf("upsert tags: %w", err)
+		}
+	}
+	if len(all.dead.Reason) > 0 {
+		if _, err = q.InsertDeadLetterBatch(ctx, all.dead); err != nil {
+			return n, fmt.Errorf("insert dead_letter: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // SQLSTATE classes.
