@@ -25,6 +25,18 @@ func Decode(data []byte) (*Message, error) {
 	if len(data) > MaxMessageSize {
 		return nil, fmt.Errorf("decode message of %d bytes (limit %d): %w", len(data), MaxMessageSize, ErrTooLarge)
 	}
+	if msg, err, ok := decodeOnePass(data); ok {
+		return msg, err
+	}
+	return decodeGeneral(data)
+}
+
+// decodeGeneral is the reference decoder: a json.Valid pass, then the
+// navigator in scan.go and per-type decoders. decodeOnePass defers to it for
+// everything it does not handle itself (invalid JSON, trace and tag
+// messages, escaped keys, invalid or unusual records), and the differential
+// tests check that both agree.
+func decodeGeneral(data []byte) (*Message, error) {
 	if !json.Valid(data) {
 		var v json.RawMessage
 		err := json.Unmarshal(data, &v) // for the syntax error's position
