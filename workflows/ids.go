@@ -25,8 +25,9 @@ const (
 )
 
 // The task queue is not a constant here: it comes from TEMPORAL_TASK_QUEUE
-// (config.Temporal.TaskQueue, default "scouter") so that several
-// deployments can share one namespace.
+// (config.Temporal.TaskQueue, default "scouter"). Several deployments must
+// not share one namespace: the schedule reconcile owns every "drift:"
+// schedule in its namespace.
 
 // HealthCheckID is the workflow ID of one health-check run,
 // "healthcheck:<key>". A health check is not a business process, so the
