@@ -21,7 +21,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/grpc"
@@ -31,6 +30,7 @@ import (
 	"github.com/scoutergo/server/internal/app"
 	"github.com/scoutergo/server/internal/config"
 	"github.com/scoutergo/server/internal/gen/scouterv1"
+	"github.com/scoutergo/server/internal/kafkatest"
 	"github.com/scoutergo/server/internal/pgtest"
 )
 
@@ -248,30 +248,10 @@ func (s *e2eServer) grpcMessages() (scouterv1.MessageServiceClient, context.Cont
 // newKfake starts a one-broker in-process Kafka cluster with topic (one
 // partition, so the order of messages is the order they were produced in)
 // and returns its address.
-//
-// kfake rejects record batches whose PartitionLeaderEpoch is not -1, and
-// librdkafka's producer (which upstream's clients use) sends 0. The Produce
-// control hook sets bytes 12..15 of each batch (outside the CRC, which
-// covers bytes 21 on) to -1 and lets kfake handle the request as usual.
 func newKfake(t *testing.T, topic string) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if pr, ok := req.(*kmsg.ProduceRequest); ok {
-			for i := range pr.Topics {
-				for j := range pr.Topics[i].Partitions {
-					if recs := pr.Topics[i].Partitions[j].Records; len(recs) >= 16 {
-						copy(recs[12:16], []byte{0xff, 0xff, 0xff, 0xff})
-					}
-				}
-			}
-		}
-		return nil, nil, false
-	})
-	return strings.Join(c.ListenAddrs(), ",")
+	_, brokers := kafkatest.NewCluster(t, 1, topic)
+	return brokers
 }
 
 // waitKafkaGroup waits until the consumer group is stable with members

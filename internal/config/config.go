@@ -105,10 +105,15 @@ type HTTPQueue struct {
 	WorkerCount int
 }
 
+// DefaultKafkaMaxInFlight is KAFKA_MAX_IN_FLIGHT's default: enough messages
+// per group member for the ingest pipeline to commit large batches.
+const DefaultKafkaMaxInFlight = 64
+
 // Kafka holds the Kafka consumer settings.
 type Kafka struct {
 	Brokers          string
 	WorkerCount      int
+	MaxInFlight      int // messages each member keeps in flight
 	Topics           []string
 	Group            string
 	OffsetReset      string
@@ -315,6 +320,7 @@ func loadKafka(l *loader) *Kafka {
 	brokers, on := l.optional("KAFKA_BROKERS", false)
 	k := &Kafka{Brokers: brokers}
 	k.WorkerCount = l.integer("KAFKA_WORKER_COUNT", 3, 1, 1000)
+	k.MaxInFlight = l.integer("KAFKA_MAX_IN_FLIGHT", DefaultKafkaMaxInFlight, 1, 100_000)
 	for _, t := range strings.Split(l.str("KAFKA_TOPIC", "scouter_monitoring"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			k.Topics = append(k.Topics, t)

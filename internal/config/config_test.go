@@ -95,6 +95,7 @@ func TestTransportDefaultsWhenEnabled(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, c.Kafka)
 	assert.Equal(t, 3, c.Kafka.WorkerCount)
+	assert.Equal(t, DefaultKafkaMaxInFlight, c.Kafka.MaxInFlight)
 	assert.Equal(t, []string{"scouter_monitoring"}, c.Kafka.Topics)
 	assert.Equal(t, "scouter", c.Kafka.Group)
 	assert.Equal(t, "earliest", c.Kafka.OffsetReset)
@@ -157,6 +158,7 @@ func TestBadValues(t *testing.T) {
 		{"http workers", map[string]string{"HTTP_CONSUMER_WORKER_COUNT": "0"}, "HTTP_CONSUMER_WORKER_COUNT", "from 1"},
 		{"kafka brokers empty", map[string]string{"KAFKA_BROKERS": ""}, "KAFKA_BROKERS", "host:port"},
 		{"kafka workers", map[string]string{"KAFKA_WORKER_COUNT": "-2"}, "KAFKA_WORKER_COUNT", "whole number"},
+		{"kafka in flight", map[string]string{"KAFKA_BROKERS": "k:9092", "KAFKA_MAX_IN_FLIGHT": "0"}, "KAFKA_MAX_IN_FLIGHT", "from 1"},
 		{"kafka topic empty", map[string]string{"KAFKA_BROKERS": "k:9092", "KAFKA_TOPIC": " , "}, "KAFKA_TOPIC", "at least one topic"},
 		{"kafka offset reset", map[string]string{"KAFKA_OFFSET_RESET": "middle"}, "KAFKA_OFFSET_RESET", "earliest, latest"},
 		{"kafka protocol", map[string]string{"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL", "want one of"},

@@ -14,6 +14,7 @@ const (
 	MetricDeadLetters       = "dead_letters_total"
 	MetricBatchSize         = "ingest_batch_size"
 	MetricCommitDuration    = "ingest_commit_duration_seconds"
+	MetricDuplicateBatches  = "ingest_duplicate_batches_total"
 )
 
 type pipelineMetrics struct {
@@ -23,6 +24,7 @@ type pipelineMetrics struct {
 	deadLetters    *prometheus.CounterVec
 	batchSize      prometheus.Histogram
 	commitDuration prometheus.Histogram
+	duplicates     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
@@ -53,8 +55,12 @@ func newMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Help:    "Duration of successful ingest transactions in seconds.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12), // 1 ms .. ~24 s
 		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: MetricDuplicateBatches,
+			Help: "Ingest transactions that met rows stored before (redelivered messages) and were written again skipping them.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.inserted, m.processed, m.insertErrors, m.deadLetters, m.batchSize, m.commitDuration} {
+	for _, c := range []prometheus.Collector{m.inserted, m.processed, m.insertErrors, m.deadLetters, m.batchSize, m.commitDuration, m.duplicates} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingest metrics: %w", err)
 		}

@@ -108,6 +108,7 @@ func (p *Pipeline) write(jobs []*job) error {
 	// written again skipping duplicates. See db/queries/ingest.sql for why.
 	n, err := p.insert(ctx, &all, false)
 	if errors.Is(err, db.ErrConflict) {
+		p.m.duplicates.Inc()
 		n, err = p.insert(ctx, &all, true)
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,13 @@ func offsetsByPartition(calls []delivery) map[partKey][]int64 {
 	return out
 }
 
+// sorted returns offs in ascending order.
+func sorted(offs []int64) []int64 {
+	out := slices.Clone(offs)
+	slices.Sort(out)
+	return out
+}
+
 func seq(from, to int64) []int64 {
 	var out []int64
 	for i := from; i < to; i++ {
@@ -44,14 +52,14 @@ func TestConsumesTwoTopicsInOrder(t *testing.T) {
 	c := newTestConsumer(t, testConfig(brokers, "two-topics", 1, topics...), rec, reg)
 	run := start(t, c)
 
-	eventually(t, 20*time.Second, func() bool { return len(rec.all()) >= len(want) },
+	eventually(t, 20*time.Second, func() bool { return len(rec.done()) >= len(want) },
 		"want %d messages handled", len(want))
 
 	calls := rec.all()
 	require.Len(t, calls, len(want), "every message handled exactly once")
 	byPart := offsetsByPartition(calls)
 	for _, k := range keysOf(partitions, topics...) {
-		assert.Equal(t, seq(0, perPartition), byPart[k], "offsets of %v in handling order", k)
+		assert.Equal(t, seq(0, perPartition), byPart[k], "offsets of %v in the order the handler got them", k)
 	}
 	wantSet := make(map[produced]int)
 	for _, p := range want {
@@ -78,7 +86,7 @@ func TestConsumesTwoTopicsInOrder(t *testing.T) {
 	for _, f := range families {
 		names = append(names, f.GetName())
 	}
-	assert.ElementsMatch(t, []string{metricConsumed, metricHandlerErrors, metricCommitErrors, metricConsumerErrors}, names)
+	assert.ElementsMatch(t, []string{metricConsumed, metricHandlerErrors, metricCommitErrors, metricConsumerErrors, metricInFlight}, names)
 }
 
 func TestHandlerErrorRetriesSameMessage(t *testing.T) {
@@ -118,15 +126,26 @@ func TestHandlerErrorRetriesSameMessage(t *testing.T) {
 	require.NoError(t, err)
 
 	calls := rec.all()
-	want := append(seq(0, poison+1), poison, poison)
-	want = append(want, seq(poison+1, n)...)
-	assert.Equal(t, want, offsetsByPartition(calls)[key], "handler calls: the failed message is retried, nothing after it runs first")
-	assert.Equal(t, seq(0, n), offsetsByPartition(rec.done())[key], "each message stored once, in order")
-	for i, d := range calls {
+	perOffset := make(map[int64]int)
+	var firstStarts []int64
+	for _, d := range calls {
+		if perOffset[d.offset] == 0 {
+			firstStarts = append(firstStarts, d.offset)
+		}
+		perOffset[d.offset]++
 		if d.offset == poison {
-			assert.Equal(t, "retry/0/5", d.payload, "call %d carries the same message", i)
+			assert.Equal(t, "retry/0/5", d.payload, "every attempt carries the same message")
 		}
 	}
+	assert.Equal(t, seq(0, n), firstStarts, "messages reach the handler in offset order")
+	for off := range int64(n) {
+		want := 1
+		if off == poison {
+			want = 3 // failed twice, then stored
+		}
+		assert.Equal(t, want, perOffset[off], "handler calls for offset %d", off)
+	}
+	assert.Equal(t, seq(0, n), sorted(offsetsByPartition(rec.done())[key]), "each message stored once")
 	require.Len(t, attemptTimes, 3)
 	assert.GreaterOrEqual(t, attemptTimes[1].Sub(attemptTimes[0]), c.backoffMin, "first retry waits the initial backoff")
 	assert.GreaterOrEqual(t, attemptTimes[2].Sub(attemptTimes[1]), 2*c.backoffMin, "second retry waits twice as long")
@@ -161,15 +180,18 @@ func TestFailingPartitionDoesNotBlockOthers(t *testing.T) {
 	}, "want partition 0 to fail")
 	eventually(t, 20*time.Second, func() bool { return len(offsetsByPartition(rec.done())[p1]) == n },
 		"partition 1 handled while partition 0 fails")
-	assert.Equal(t, seq(0, 3), offsetsByPartition(rec.done())[p0], "partition 0 stopped at the failing message")
+	assert.NotContains(t, offsetsByPartition(rec.done())[p0], int64(3), "the failing message is not stored")
 	eventually(t, 5*time.Second, func() bool { return committed(t, brokers, "isolate", p1)[p1] == n },
 		"partition 1 committed while partition 0 fails")
-	assert.Equal(t, int64(3), committed(t, brokers, "isolate", p0)[p0], "partition 0 committed up to the failing message")
+	eventually(t, 5*time.Second, func() bool { return committed(t, brokers, "isolate", p0)[p0] == 3 },
+		"partition 0 committed up to the failing message")
+	time.Sleep(300 * time.Millisecond) // room for a wrong commit past it
+	assert.Equal(t, int64(3), committed(t, brokers, "isolate", p0)[p0], "partition 0 committed up to the failing message, not past it")
 
 	healthy.Store(true)
 	eventually(t, 10*time.Second, func() bool { return len(offsetsByPartition(rec.done())[p0]) == n },
 		"partition 0 resumes once the handler recovers")
-	assert.Equal(t, seq(0, n), offsetsByPartition(rec.done())[p0])
+	assert.Equal(t, seq(0, n), sorted(offsetsByPartition(rec.done())[p0]))
 	_, err := run.stop(t, 10*time.Second)
 	require.NoError(t, err)
 	got := committed(t, brokers, "isolate", p0, p1)
@@ -184,7 +206,8 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := testConfig(brokers, "restart", 1, topic)
 
-	// First consumer: stops itself after handling `first` messages.
+	// First consumer: stops itself after storing `first` messages (and
+	// what is in flight then).
 	var stopFirst context.CancelFunc
 	var handled atomic.Int32
 	rec1 := &recorder{t: t}
@@ -199,13 +222,15 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 	stopFirst = cancel
 	defer cancel()
 	require.NoError(t, c1.Run(ctx))
-	require.Len(t, rec1.all(), first, "the first consumer stops after the in-flight message")
+	require.GreaterOrEqual(t, len(rec1.done()), first)
+	require.Equal(t, len(rec1.all()), len(rec1.done()), "the first consumer stops after its in-flight messages are stored")
 
 	keys := keysOf(partitions, topic)
 	commits := committed(t, brokers, "restart", keys...)
 	var sum int64
 	for _, k := range keys {
-		done := offsetsByPartition(rec1.done())[k]
+		done := sorted(offsetsByPartition(rec1.done())[k])
+		assert.Equal(t, seq(0, int64(len(done))), done, "the first consumer stored a prefix of %v", k)
 		next := int64(len(done))
 		if next == 0 {
 			next = -1001 // nothing committed for an untouched partition
@@ -213,7 +238,7 @@ func TestRestartResumesFromCommittedOffsets(t *testing.T) {
 		assert.Equal(t, next, commits[k], "committed offset of %v after a clean stop", k)
 		sum += max(commits[k], 0)
 	}
-	assert.Equal(t, int64(first), sum)
+	assert.Equal(t, int64(len(rec1.done())), sum)
 
 	// Second consumer in the same group and registry.
 	rec2 := &recorder{t: t}
@@ -333,12 +358,13 @@ func TestShutdown(t *testing.T) {
 	tests := []struct {
 		name       string
 		grace      time.Duration
-		release    bool  // the blocked handler is released by the test
-		wantCommit int64 // committed offset after Run returns
-		wantDone   int
+		release    bool    // the blocked handler is released by the test
+		wantCommit int64   // committed offset after Run returns
+		wantDone   []int64 // offsets stored
 	}{
-		{name: "in-flight message finishes and is committed", grace: 5 * time.Second, release: true, wantCommit: 4, wantDone: 4},
-		{name: "handler outliving the grace period is cancelled", grace: 300 * time.Millisecond, wantCommit: 3, wantDone: 3},
+		{name: "in-flight message finishes and is committed", grace: 5 * time.Second, release: true, wantCommit: 10, wantDone: seq(0, 10)},
+		{name: "handler outliving the grace period is cancelled", grace: 300 * time.Millisecond, wantCommit: 3,
+			wantDone: append(seq(0, 3), seq(4, 10)...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -373,6 +399,7 @@ func TestShutdown(t *testing.T) {
 			case <-time.After(20 * time.Second):
 				require.FailNow(t, "message 3 never reached the handler")
 			}
+			eventually(t, 10*time.Second, func() bool { return len(rec.done()) == 9 }, "want the messages beside 3 stored")
 			if tt.release {
 				go func() {
 					time.Sleep(200 * time.Millisecond)
@@ -389,7 +416,7 @@ func TestShutdown(t *testing.T) {
 			} else {
 				assert.GreaterOrEqual(t, took, tt.grace, "the handler got the grace period")
 			}
-			assert.Equal(t, seq(0, int64(tt.wantDone)), offsetsByPartition(rec.done())[key], "nothing fetched after cancel is handled")
+			assert.Equal(t, tt.wantDone, sorted(offsetsByPartition(rec.done())[key]), "stored messages")
 			assert.Equal(t, tt.wantCommit, committed(t, brokers, "stop", key)[key], "committed on shutdown")
 		})
 	}
@@ -462,7 +489,100 @@ func TestRebalanceWhileRetrying(t *testing.T) {
 	healthy.Store(true)
 	eventually(t, 20*time.Second, func() bool { return len(handledSet(recA.done(), recB.done())) == len(want) },
 		"want every message handled once the handler recovers")
-	got := offsetsByPartition(recA.done())[p0]
+	got := sorted(offsetsByPartition(recA.done())[p0])
 	require.NotEmpty(t, got)
 	assert.Equal(t, int64(n-1), got[len(got)-1], "A consumed p0 to the end after getting it back")
+	assert.Contains(t, got, int64(2), "A stored the failed message after getting p0 back")
+}
+
+// TestKeepsMessagesInFlight: a member keeps up to KAFKA_MAX_IN_FLIGHT
+// messages of one partition in the handler at once, takes no more while
+// they are stuck (it holds and then pauses), and loses nothing when they
+// are released.
+func TestKeepsMessagesInFlight(t *testing.T) {
+	const n, limit = 60, 8
+	topic := "window"
+	key := partKey{topic: topic, partition: 0}
+	_, brokers := newCluster(t, 1, topic)
+	want := produce(t, brokers, []string{topic}, 1, n, 0)
+
+	gate := make(chan struct{})
+	rec := &recorder{t: t, decide: func(ctx context.Context, _ delivery) error {
+		select {
+		case <-gate:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	cfg := testConfig(brokers, "window", 1, topic)
+	cfg.MaxInFlight = limit
+	c := newTestConsumer(t, cfg, rec, nil)
+	run := start(t, c)
+
+	eventually(t, 20*time.Second, func() bool { return len(rec.all()) == limit }, "want %d messages in flight", limit)
+	time.Sleep(300 * time.Millisecond) // room for the member to overshoot
+	assert.Len(t, rec.all(), limit, "no message started beyond the limit while all are stuck")
+	assert.Equal(t, float64(limit), testutil.ToFloat64(c.metrics.inFlight))
+	assert.Equal(t, seq(0, limit), offsetsByPartition(rec.all())[key])
+
+	close(gate)
+	eventually(t, 20*time.Second, func() bool { return len(rec.done()) == n }, "want all %d messages stored", n)
+	_, err := run.stop(t, 10*time.Second)
+	require.NoError(t, err)
+
+	assert.Equal(t, seq(0, n), offsetsByPartition(rec.all())[key], "each message started once, in offset order")
+	assert.Len(t, handledSet(rec.done()), len(want))
+	assert.LessOrEqual(t, rec.concurrency(), limit)
+	assert.Equal(t, 0.0, testutil.ToFloat64(c.metrics.inFlight))
+	assert.Equal(t, int64(n), committed(t, brokers, "window", key)[key])
+}
+
+// TestOutageRetriesOnePerPartition: while the database is down, every
+// message in flight fails; each partition then retries one message per
+// backoff period (not all of them), and once the database is back every
+// message is stored exactly once and committed.
+func TestOutageRetriesOnePerPartition(t *testing.T) {
+	const partitions, n, limit = 3, 40, 16
+	topic := "outage"
+	_, brokers := newCluster(t, partitions, topic)
+	want := produce(t, brokers, []string{topic}, partitions, n, 0)
+
+	var down atomic.Bool
+	down.Store(true)
+	var failedCalls atomic.Int32
+	rec := &recorder{t: t, decide: func(context.Context, delivery) error {
+		if down.Load() {
+			failedCalls.Add(1)
+			return errTransient
+		}
+		return nil
+	}}
+	cfg := testConfig(brokers, "outage", 1, topic)
+	cfg.MaxInFlight = limit
+	c := newTestConsumer(t, cfg, rec, nil)
+	c.backoffMin = 200 * time.Millisecond
+	run := start(t, c)
+
+	eventually(t, 20*time.Second, func() bool { return failedCalls.Load() >= limit }, "want the first messages to fail")
+	time.Sleep(time.Second) // backoffs of 200, 400 and 800 ms: at most 3 retries per partition
+	failed := failedCalls.Load()
+	assert.LessOrEqual(t, failed, int32(limit+3*partitions), "retries while down: one message per partition and backoff")
+	assert.Len(t, rec.done(), 0)
+	assert.LessOrEqual(t, len(rec.all()), int(limit+3*partitions), "nothing beyond the limit started while down")
+
+	down.Store(false)
+	eventually(t, 20*time.Second, func() bool { return len(rec.done()) >= len(want) }, "want all %d messages stored", len(want))
+	_, err := run.stop(t, 10*time.Second)
+	require.NoError(t, err)
+	counts := handledSet(rec.done())
+	assert.Len(t, counts, len(want))
+	for _, p := range want {
+		assert.Equal(t, 1, counts[p], "message %v stored once", p)
+	}
+	for k, off := range committed(t, brokers, "outage", keysOf(partitions, topic)...) {
+		assert.Equal(t, int64(n), off, "committed offset of %v", k)
+	}
+	assert.Equal(t, float64(failed), testutil.ToFloat64(c.metrics.handlerErrors.WithLabelValues(topic))-
+		float64(failedCalls.Load()-failed))
 }

@@ -19,38 +19,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/scoutergo/server/internal/config"
+	"github.com/scoutergo/server/internal/kafkatest"
 )
 
 // Test helpers: an in-process Kafka-protocol broker (franz-go's kfake), a
 // librdkafka producer, a recording handler and offset inspection.
 
-// newCluster starts a one-broker kfake cluster with the given topics.
-//
-// kfake rejects record batches whose PartitionLeaderEpoch is not -1, and
-// librdkafka's producer sends 0. The Produce control hook rewrites bytes
-// 12..15 of each batch (the leader epoch, outside the CRC, which covers
-// bytes 21 on) to -1 and lets kfake handle the request as usual.
+// newCluster starts a one-broker kfake cluster with the given topics (see
+// package kafkatest for what it adjusts so that librdkafka can use it).
 func newCluster(t *testing.T, partitions int32, topics ...string) (*kfake.Cluster, string) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...))
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		pr, ok := req.(*kmsg.ProduceRequest)
-		if !ok {
-			return nil, nil, false
-		}
-		for i := range pr.Topics {
-			for j := range pr.Topics[i].Partitions {
-				if recs := pr.Topics[i].Partitions[j].Records; len(recs) >= 16 {
-					copy(recs[12:16], []byte{0xff, 0xff, 0xff, 0xff})
-				}
-			}
-		}
-		return nil, nil, false
-	})
-	return c, strings.Join(c.ListenAddrs(), ",")
+	return kafkatest.NewCluster(t, partitions, topics...)
 }
 
 // produced is one message as the broker stored it.
@@ -112,10 +91,11 @@ func produce(t *testing.T, brokers string, topics []string, partitions int32, n 
 
 // delivery is one handler call.
 type delivery struct {
-	key     partKey
-	offset  int64
-	payload string
-	err     error // what the handler returned
+	key      partKey
+	offset   int64
+	payload  string
+	err      error // what the handler returned
+	finished bool  // the wait step returned
 }
 
 // parseSource splits "kafka:<topic>/<partition>@<offset>".
@@ -141,47 +121,69 @@ func parseSource(source string) (partKey, int64, error) {
 	return partKey{topic: rest[:slash], partition: int32(part)}, off, nil
 }
 
-// recorder is a Handler that records every call. decide, when set, runs
-// first and returns the handler's result.
+// recorder is a Handler that records every call in the order the consumer
+// started them. decide, when set, runs in the wait step and returns the
+// handler's result.
 type recorder struct {
 	t      *testing.T
 	decide func(ctx context.Context, d delivery) error
 
-	mu    sync.Mutex
-	calls []delivery
+	mu         sync.Mutex
+	calls      []delivery
+	waiting    int // wait steps running now
+	maxWaiting int // most wait steps seen running at once
 }
 
-func (r *recorder) Handle(ctx context.Context, source string, payload []byte) error {
+func (r *recorder) Start(ctx context.Context, source string, payload []byte) func() error {
 	key, off, err := parseSource(source)
 	if err != nil {
 		r.t.Error(err)
 	}
 	d := delivery{key: key, offset: off, payload: string(payload)}
-	if r.decide != nil {
-		d.err = r.decide(ctx, d)
-	}
 	r.mu.Lock()
+	i := len(r.calls)
 	r.calls = append(r.calls, d)
 	r.mu.Unlock()
-	return d.err
+	return func() error {
+		r.mu.Lock()
+		r.waiting++
+		r.maxWaiting = max(r.maxWaiting, r.waiting)
+		r.mu.Unlock()
+		var err error
+		if r.decide != nil {
+			err = r.decide(ctx, d)
+		}
+		r.mu.Lock()
+		r.waiting--
+		r.calls[i].err = err
+		r.calls[i].finished = true
+		r.mu.Unlock()
+		return err
+	}
 }
 
-// all returns every call so far.
+// all returns every call, finished or not, in start order.
 func (r *recorder) all() []delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]delivery(nil), r.calls...)
 }
 
-// done returns the calls that succeeded.
+// done returns the calls that succeeded, in start order.
 func (r *recorder) done() []delivery {
 	var out []delivery
 	for _, d := range r.all() {
-		if d.err == nil {
+		if d.finished && d.err == nil {
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+func (r *recorder) concurrency() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxWaiting
 }
 
 // testConfig is the config package's default Kafka settings pointed at
@@ -345,7 +347,7 @@ func handledSet(calls ...[]delivery) map[produced]int {
 	out := make(map[produced]int)
 	for _, cs := range calls {
 		for _, d := range cs {
-			if d.err == nil {
+			if d.finished && d.err == nil {
 				out[produced{key: d.key, offset: d.offset, payload: d.payload}]++
 			}
 		}

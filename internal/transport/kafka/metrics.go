@@ -13,6 +13,7 @@ const (
 	metricHandlerErrors  = "kafka_handler_errors_total"
 	metricCommitErrors   = "kafka_commit_errors_total"
 	metricConsumerErrors = "kafka_consumer_errors_total"
+	metricInFlight       = "kafka_messages_in_flight"
 )
 
 type metrics struct {
@@ -20,6 +21,7 @@ type metrics struct {
 	handlerErrors  *prometheus.CounterVec // by topic
 	commitErrors   prometheus.Counter
 	consumerErrors prometheus.Counter
+	inFlight       prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"topic"}),
 		handlerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricHandlerErrors,
-			Help: "Transient ingest failures of Kafka messages, by topic; each one is retried from the same offset.",
+			Help: "Transient ingest failures of Kafka messages, by topic; the message is retried after a backoff.",
 		}, []string{"topic"}),
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricCommitErrors,
@@ -39,6 +41,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		consumerErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricConsumerErrors,
 			Help: "Errors reported by the Kafka client (broker connection, fetch, seek) while consuming.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: metricInFlight,
+			Help: "Kafka messages handed to the ingest pipeline and not yet answered, over all group members (KAFKA_MAX_IN_FLIGHT each).",
 		}),
 	}
 	if reg == nil {
@@ -55,6 +61,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.consumerErrors, err = register(reg, m.consumerErrors); err != nil {
+		return nil, err
+	}
+	if m.inFlight, err = register(reg, m.inFlight); err != nil {
 		return nil, err
 	}
 	return m, nil
