@@ -305,8 +305,10 @@ type ComputeAndStoreResult struct {
 //
 // A profile that cannot be evaluated is an ErrTypeInvalidProfile error,
 // records that cannot be an ErrTypeInvalidDriftInput error; both are
-// non-retryable. Database errors are returned as they are (retried).
+// non-retryable. Database errors are returned as they are (retried). It
+// records a heartbeat every HeartbeatInterval while it runs.
 func (a *DriftActivities) ComputeAndStore(ctx context.Context, in *ComputeAndStoreInput) (*ComputeAndStoreResult, error) {
+	defer heartbeatWhile(ctx, HeartbeatInterval)()
 	if err := in.validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("compute drift: "+err.Error(), ErrTypeInvalidDriftInput, err)
 	}

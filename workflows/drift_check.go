@@ -19,6 +19,11 @@ const (
 	// DriftComputeTimeout bounds aggregating and evaluating one window
 	// (about a second for a million records) and storing its alerts.
 	DriftComputeTimeout = 10 * time.Minute
+	// DriftComputeHeartbeat: ComputeAndStore heartbeats every
+	// activities.HeartbeatInterval, so a worker that dies mid-check holds
+	// the profile's next ticks (overlap policy SKIP) for this long, not
+	// DriftComputeTimeout.
+	DriftComputeHeartbeat = 3 * activities.HeartbeatInterval
 	// DriftRecordTimeout bounds writing the run's outcome.
 	DriftRecordTimeout = 30 * time.Second
 	// DriftLoadMaxRetries: LoadProfile runs before the workflow knows the
@@ -95,7 +100,9 @@ func DriftCheck(ctx workflow.Context, in *DriftCheckInput) (*DriftCheckResult, e
 		}
 	}
 
-	cctx := workflow.WithActivityOptions(ctx, ActivityOptions(DriftComputeTimeout, loaded.MaxRetries))
+	copts := ActivityOptions(DriftComputeTimeout, loaded.MaxRetries)
+	copts.HeartbeatTimeout = DriftComputeHeartbeat
+	cctx := workflow.WithActivityOptions(ctx, copts)
 	var computed activities.ComputeAndStoreResult
 	if err := workflow.ExecuteActivity(cctx, a.ComputeAndStore, &activities.ComputeAndStoreInput{
 		EntityID: loaded.EntityID, DriftType: loaded.DriftType, RunID: runID,

@@ -117,7 +117,7 @@ func benchSettingsFromEnv(tb testing.TB) benchSettings {
 		latencyFor:     time.Duration(envInt(tb, "SCOUTER_BENCH_LATENCY_SECONDS", 10)) * time.Second,
 		concurrency:    envInt(tb, "SCOUTER_BENCH_CONCURRENCY", 32),
 		kafkaWorkers:   envInt(tb, "SCOUTER_BENCH_KAFKA_WORKERS", 3),
-		httpWriters:    envInt(tb, "SCOUTER_BENCH_HTTP_WRITERS", 1),
+		httpWriters:    envInt(tb, "SCOUTER_BENCH_HTTP_WRITERS", config.DefaultIngestWriters),
 		perMessage:     100,
 		profiles:       8,
 		featuresPerTS:  20,

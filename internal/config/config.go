@@ -105,6 +105,12 @@ type HTTPQueue struct {
 	WorkerCount int
 }
 
+// DefaultIngestWriters is HTTP_CONSUMER_WORKER_COUNT's default. Upstream's
+// is 1; here the variable counts the ingest pipeline's writers, which every
+// transport shares, and two transactions in flight let Postgres use two
+// cores (measured: 0.52x -> 0.61x of COPY for HTTP on two cores).
+const DefaultIngestWriters = 2
+
 // DefaultKafkaMaxInFlight is KAFKA_MAX_IN_FLIGHT's default: enough messages
 // per group member for the ingest pipeline to commit large batches.
 const DefaultKafkaMaxInFlight = 64
@@ -267,7 +273,7 @@ func Load(lookup Lookup) (*Config, error) {
 	c.GenAI.TraceBackoff = l.millis("GENAI_TRACE_BACKOFF_MILLIS", 100, 1, 3_600_000)
 	c.GenAI.TraceRescheduleDelay = l.seconds("GENAI_TRACE_RESCHEDULE_DELAY_SECS", 30, 0, 86400)
 
-	c.HTTPQueue.WorkerCount = l.integer("HTTP_CONSUMER_WORKER_COUNT", 1, 1, 1000)
+	c.HTTPQueue.WorkerCount = l.integer("HTTP_CONSUMER_WORKER_COUNT", DefaultIngestWriters, 1, 1000)
 
 	c.Kafka = loadKafka(l)
 	c.RabbitMQ = loadRabbitMQ(l)

@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		{"GENAI_TRACE_WAIT_TIMEOUT_SECS", c.GenAI.TraceWaitTimeout, 10 * time.Second},
 		{"GENAI_TRACE_BACKOFF_MILLIS", c.GenAI.TraceBackoff, 100 * time.Millisecond},
 		{"GENAI_TRACE_RESCHEDULE_DELAY_SECS", c.GenAI.TraceRescheduleDelay, 30 * time.Second},
-		{"HTTP_CONSUMER_WORKER_COUNT", c.HTTPQueue.WorkerCount, 1},
+		{"HTTP_CONSUMER_WORKER_COUNT", c.HTTPQueue.WorkerCount, DefaultIngestWriters},
 		{"KAFKA_BROKERS (disabled)", c.Kafka == nil, true},
 		{"RABBITMQ_ADDR (disabled)", c.RabbitMQ == nil, true},
 		{"REDIS_ADDR (disabled)", c.Redis == nil, true},

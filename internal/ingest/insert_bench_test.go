@@ -61,7 +61,7 @@ func BenchmarkInsertSPC(b *testing.B) {
 		}
 	}
 
-	for _, chunk := range []int{500, 5000} {
+	for _, chunk := range []int{500, 2000, 5000} {
 		b.Run(fmt.Sprintf("unnest_new/chunk%d", chunk), func(b *testing.B) {
 			run(b, func(ctx context.Context, tx pgx.Tx) error {
 				q := dbsqlc.New(tx)
@@ -113,6 +113,14 @@ func BenchmarkInsertSPC(b *testing.B) {
 			})
 		})
 	}
+	b.Run("copy_new/chunk2000", func(b *testing.B) {
+		run(b, func(ctx context.Context, tx pgx.Tx) error {
+			return rows.chunks(2000, func(d spcColumnsData) error {
+				_, err := tx.CopyFrom(ctx, pgx.Identifier{"scouter", "spc_drift"}, spcColumns, d.source())
+				return err
+			})
+		})
+	})
 	b.Run("copy_raw", func(b *testing.B) {
 		run(b, func(ctx context.Context, tx pgx.Tx) error {
 			_, err := tx.CopyFrom(ctx, pgx.Identifier{"scouter", "spc_drift"}, spcColumns, rows.source())

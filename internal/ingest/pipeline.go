@@ -79,7 +79,8 @@ type Options struct {
 	// Registerer receives the ingest metrics. Nil keeps them private.
 	Registerer prometheus.Registerer
 	// Writers is the number of writer goroutines, each committing one batch
-	// at a time (HTTP_CONSUMER_WORKER_COUNT). Default 1.
+	// at a time (HTTP_CONSUMER_WORKER_COUNT). Default 1; the server's
+	// configuration defaults to 2.
 	Writers int
 	// QueueSize bounds the messages waiting for a writer; Submit blocks
 	// while it is full. Default DefaultQueueSize.
