@@ -258,6 +258,7 @@ type worker struct {
 	running     int             // wait goroutines alive (including those of revoked partitions)
 	waiting     int             // failed entries waiting for a retry
 	held        []*ckafka.Message
+	throttling  bool // throttle paused partitions that unthrottle has not resumed
 
 	logs     chan ckafka.LogEvent
 	logsDone chan struct{}
@@ -416,13 +417,7 @@ func (w *worker) startHeld() {
 func (w *worker) begin(msg *ckafka.Message) {
 	tp := msg.TopicPartition
 	key := partKey{topic: *tp.Topic, partition: tp.Partition}
-	st := w.parts[key]
-	if st == nil {
-		// Assigned before the rebalance callback ran, or after a revoke
-		// that dropped its state; consumption restarts here.
-		st = &partState{key: key, next: -1}
-		w.parts[key] = st
-	}
+	st := w.part(key)
 	off := int64(tp.Offset)
 	if st.next >= 0 && off < st.next {
 		return // already taken; a stale copy from before a seek
@@ -433,13 +428,28 @@ func (w *worker) begin(msg *ckafka.Message) {
 	w.start(st, e)
 }
 
+// part returns the state of an assigned partition, creating it when the
+// rebalance callback has not (yet, or since a revoke dropped it).
+func (w *worker) part(key partKey) *partState {
+	st := w.parts[key]
+	if st == nil {
+		st = &partState{key: key, next: -1}
+		w.parts[key] = st
+	}
+	return st
+}
+
+// source names a message for the handler and the logs.
+func (st *partState) source(offset int64) string {
+	return fmt.Sprintf("kafka:%s/%d@%d", st.key.topic, st.key.partition, offset)
+}
+
 // start hands an entry to the handler and waits for it in a goroutine.
 func (w *worker) start(st *partState, e *entry) {
 	e.state = entryPending
 	w.running++
 	w.metrics.inFlight.Inc()
-	source := fmt.Sprintf("kafka:%s/%d@%d", st.key.topic, st.key.partition, e.offset)
-	wait := w.callStart(source, e.msg.Value)
+	wait := w.callStart(st.source(e.offset), e.msg.Value)
 	go func() {
 		w.completions <- completion{st: st, e: e, err: callWait(wait)}
 	}()
@@ -488,7 +498,6 @@ func (w *worker) complete(c completion) {
 		return // the partition was revoked meanwhile; its new owner redoes the message
 	}
 	e := c.e
-	source := fmt.Sprintf("kafka:%s/%d@%d", st.key.topic, st.key.partition, e.offset)
 	if c.err != nil {
 		w.metrics.handlerErrors.WithLabelValues(st.key.topic).Inc()
 		e.state = entryFailed
@@ -503,7 +512,7 @@ func (w *worker) complete(c completion) {
 		delay := w.backoff(st.attempts)
 		st.attempts++
 		st.retryAt = time.Now().Add(delay)
-		w.log.Warn("kafka message not stored, will retry", "source", source, "attempt", st.attempts,
+		w.log.Warn("kafka message not stored, will retry", "source", st.source(e.offset), "attempt", st.attempts,
 			"retry_in_ms", delay.Milliseconds(), "err", c.err)
 		if !st.retryPaused {
 			st.retryPaused = true
@@ -560,6 +569,9 @@ func (w *worker) advance(st *partState) {
 // first failed message only, so that a database outage costs one attempt
 // per partition and backoff period.
 func (w *worker) retryDue(now time.Time) {
+	if w.waiting == 0 {
+		return
+	}
 	for _, st := range w.parts {
 		if st.failed == 0 || st.probe != nil || now.Before(st.retryAt) {
 			continue
@@ -599,11 +611,7 @@ func (w *worker) throttle() {
 	var tps []ckafka.TopicPartition
 	for _, tp := range assigned {
 		key := partKey{topic: *tp.Topic, partition: tp.Partition}
-		st := w.parts[key]
-		if st == nil {
-			st = &partState{key: key, next: -1}
-			w.parts[key] = st
-		}
+		st := w.part(key)
 		if st.throttled {
 			continue
 		}
@@ -612,12 +620,17 @@ func (w *worker) throttle() {
 		}
 		st.throttled = true
 	}
-	w.pauseAll(tps)
+	w.throttling = true
+	w.setPaused(tps, true)
 }
 
 // unthrottle resumes the partitions throttle paused, but those waiting for
 // a retry.
 func (w *worker) unthrottle() {
+	if !w.throttling {
+		return
+	}
+	w.throttling = false
 	var tps []ckafka.TopicPartition
 	for key, st := range w.parts {
 		if !st.throttled {
@@ -628,42 +641,36 @@ func (w *worker) unthrottle() {
 			tps = append(tps, topicPartition(key, ckafka.OffsetInvalid))
 		}
 	}
-	w.resumeAll(tps)
+	w.setPaused(tps, false)
 }
 
 func (w *worker) pause(st *partState) {
 	if !st.throttled {
-		w.pauseAll([]ckafka.TopicPartition{topicPartition(st.key, ckafka.OffsetInvalid)})
+		w.setPaused([]ckafka.TopicPartition{topicPartition(st.key, ckafka.OffsetInvalid)}, true)
 	}
 }
 
 func (w *worker) resume(st *partState) {
 	if !st.paused() {
-		w.resumeAll([]ckafka.TopicPartition{topicPartition(st.key, ckafka.OffsetInvalid)})
+		w.setPaused([]ckafka.TopicPartition{topicPartition(st.key, ckafka.OffsetInvalid)}, false)
 	}
 }
 
-// pauseAll stops fetching tps. librdkafka drops what it prefetched and, on
-// Resume, fetches again from the message after the last one Poll returned.
-// A failed pause only means messages keep arriving; they are held or
-// started as usual.
-func (w *worker) pauseAll(tps []ckafka.TopicPartition) {
+// setPaused pauses or resumes fetching tps. Pausing makes librdkafka drop
+// what it prefetched; Resume fetches again from the message after the last
+// one Poll returned. A failed pause only means messages keep arriving; they
+// are held or started as usual.
+func (w *worker) setPaused(tps []ckafka.TopicPartition, pause bool) {
 	if len(tps) == 0 {
 		return
 	}
-	if err := w.kc.Pause(tps); err != nil {
-		w.metrics.consumerErrors.Inc()
-		w.log.Warn("kafka pause partitions", "partitions", partitionNames(tps), "err", err)
+	op, apply := "resume", w.kc.Resume
+	if pause {
+		op, apply = "pause", w.kc.Pause
 	}
-}
-
-func (w *worker) resumeAll(tps []ckafka.TopicPartition) {
-	if len(tps) == 0 {
-		return
-	}
-	if err := w.kc.Resume(tps); err != nil {
+	if err := apply(tps); err != nil {
 		w.metrics.consumerErrors.Inc()
-		w.log.Warn("kafka resume partitions", "partitions", partitionNames(tps), "err", err)
+		w.log.Warn("kafka "+op+" partitions", "partitions", partitionNames(tps), "err", err)
 	}
 }
 
@@ -770,7 +777,7 @@ func (w *worker) rebalance(kc *ckafka.Consumer, ev ckafka.Event) error {
 		w.held = slices.DeleteFunc(w.held, func(m *ckafka.Message) bool {
 			return revoked[partKey{topic: *m.TopicPartition.Topic, partition: m.TopicPartition.Partition}]
 		})
-		w.resumeAll(paused)
+		w.setPaused(paused, false)
 		w.stored = false
 		w.log.Info("kafka partitions revoked", "partitions", partitionNames(e.Partitions))
 	}
