@@ -184,7 +184,9 @@ func TestFlushDeduplicatesTagsInOneBatch(t *testing.T) {
 		require.NoError(t, err)
 		jobs = append(jobs, j)
 	}
-	f.p.flush(jobs)
+	conn := newHeldConn(pool)
+	defer conn.release()
+	f.p.flush(jobs, conn)
 	for _, j := range jobs {
 		require.NoError(t, <-j.done)
 	}
@@ -387,7 +389,9 @@ func TestFlushIsolatesARejectedMessage(t *testing.T) {
 		require.NoError(t, err)
 		jobs = append(jobs, j)
 	}
-	f.p.flush(jobs) // one batch: it fails, then each job is retried alone
+	conn := newHeldConn(pool)
+	defer conn.release()
+	f.p.flush(jobs, conn) // one batch: it fails, then each job is retried alone
 	require.NoError(t, <-jobs[0].done)
 	err := <-jobs[1].done
 	require.ErrorIs(t, err, ErrRejected)

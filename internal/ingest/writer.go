@@ -17,10 +17,15 @@ import (
 // the first waiting job, then every job already queued (never waiting for
 // more) up to maxBatch rows, and commits them in one transaction: while one
 // batch commits, the next one gathers, so the batch size follows the load.
+// It keeps one connection across batches (see heldConn).
 func (p *Pipeline) writer() {
 	defer p.wg.Done()
+	conn := newHeldConn(p.db)
+	defer conn.release()
+	due := time.NewTimer(time.Hour)
+	due.Stop()
 	for {
-		first, ok := <-p.queue
+		first, ok := p.next(conn, due)
 		if !ok {
 			return
 		}
@@ -39,14 +44,39 @@ func (p *Pipeline) writer() {
 				break gather
 			}
 		}
-		p.flush(batch)
+		p.flush(batch, conn)
 	}
+}
+
+// next waits for the next job (ok false: the queue is closed and drained).
+// While it waits it keeps the held connection until that is due back to the
+// pool: under load a writer's queue is often empty for a moment (every
+// waiting request is in the batch just committed), and handing the
+// connection back each time cost a ping per batch.
+func (p *Pipeline) next(conn *heldConn, due *time.Timer) (*job, bool) {
+	select {
+	case j, ok := <-p.queue:
+		return j, ok
+	default:
+	}
+	if d := conn.due(); d > 0 {
+		due.Reset(d)
+		select {
+		case j, ok := <-p.queue:
+			due.Stop()
+			return j, ok
+		case <-due.C:
+		}
+	}
+	conn.release()
+	j, ok := <-p.queue
+	return j, ok
 }
 
 // flush commits a batch and answers its jobs. When the batch transaction is
 // refused by the database (not merely cut off), each job is retried alone
 // once, so one bad message cannot fail its neighbours.
-func (p *Pipeline) flush(batch []*job) {
+func (p *Pipeline) flush(batch []*job, conn *heldConn) {
 	live := batch[:0]
 	for _, j := range batch {
 		if j.ctx.Err() != nil { // the caller gave up while queued
@@ -58,12 +88,12 @@ func (p *Pipeline) flush(batch []*job) {
 	if len(live) == 0 {
 		return
 	}
-	err := p.write(live)
+	err := p.write(live, conn)
 	if err != nil && len(live) > 1 && isolatable(err) {
 		p.log.Warn("ingest batch failed, retrying its messages one by one",
 			slog.Int("messages", len(live)), slog.Any("err", err))
 		for _, j := range live {
-			p.finish(j, p.write([]*job{j}))
+			p.finish(j, p.write([]*job{j}, conn))
 		}
 		return
 	}
@@ -84,8 +114,10 @@ func (p *Pipeline) finish(j *job, err error) {
 	j.done <- nil
 }
 
-// write stores the jobs' rows in one transaction.
-func (p *Pipeline) write(jobs []*job) error {
+// write stores the jobs' rows in one transaction on conn's connection. After
+// a failure the connection goes back to the pool, so the next batch gets one
+// the pool has checked.
+func (p *Pipeline) write(jobs []*job, conn *heldConn) error {
 	var all rows
 	if len(jobs) == 1 {
 		all = jobs[0].rows
@@ -103,15 +135,21 @@ func (p *Pipeline) write(jobs []*job) error {
 	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
 	defer cancel()
 	start := time.Now()
+	c, err := conn.get(ctx)
+	if err != nil {
+		p.m.insertErrors.Inc()
+		return err
+	}
 	// First as plain inserts; a row that exists already (a redelivered
 	// message) fails them with a unique violation, and then the batch is
 	// written again skipping duplicates. See db/queries/ingest.sql for why.
-	n, err := p.insert(ctx, &all, false)
+	n, err := insert(ctx, c, &all, false)
 	if errors.Is(err, db.ErrConflict) {
 		p.m.duplicates.Inc()
-		n, err = p.insert(ctx, &all, true)
+		n, err = insert(ctx, c, &all, true)
 	}
 	if err != nil {
+		conn.release()
 		p.m.insertErrors.Inc()
 		return err
 	}
@@ -128,7 +166,7 @@ func (p *Pipeline) write(jobs []*job) error {
 // inserted counts the rows one transaction inserted per table.
 type inserted struct{ spc, psi, custom, obs, tags int64 }
 
-// insert writes all in one transaction. Unless skipDuplicates, drift rows
+// insert writes all in one transaction on conn. Unless skipDuplicates, drift rows
 // are plain inserts, which fail with db.ErrConflict when a row exists.
 //
 // A batch that needs one statement only (rows of one table: the usual case)
@@ -137,13 +175,13 @@ type inserted struct{ spc, psi, custom, obs, tags int64 }
 // matters most for small batches (a Kafka consumer's message at a time).
 // Measured with 100/800/1600-row batches, plain inserts of arrays also cost
 // Postgres less CPU per row than COPY here, so COPY is not used.
-func (p *Pipeline) insert(ctx context.Context, all *rows, skipDuplicates bool) (inserted, error) {
-	if conn, ok := p.db.(dbsqlc.DBTX); ok && all.tables() == 1 {
-		n, err := insertRows(ctx, dbsqlc.New(conn), all, skipDuplicates)
+func insert(ctx context.Context, conn db.TxStarter, all *rows, skipDuplicates bool) (inserted, error) {
+	if c, ok := conn.(dbsqlc.DBTX); ok && all.tables() == 1 {
+		n, err := insertRows(ctx, dbsqlc.New(c), all, skipDuplicates)
 		return n, db.MapError(err)
 	}
 	var n inserted
-	err := db.InTx(ctx, p.db, func(q *dbsqlc.Queries) error {
+	err := db.InTx(ctx, conn, func(q *dbsqlc.Queries) error {
 		var err error
 		n, err = insertRows(ctx, q, all, skipDuplicates)
 		return err
