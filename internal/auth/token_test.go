@@ -374,3 +374,37 @@ func TestConcurrentTokenUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A token validated once is remembered, but a remembered token still
+// expires at exp + leeway, and callers get their own copy of the claims.
+func TestRememberedTokenStillExpires(t *testing.T) {
+	exp := testEpoch.Unix()
+	tok := craft(hs256Header, claimsJSON(exp), sha256.New, testAccessKey)
+	clock := newFakeClock(testEpoch.Add(-time.Minute))
+	m := newTestManager(t, clock)
+
+	c, err := m.ValidateAccess(tok)
+	require.NoError(t, err)
+	require.Equal(t, 1, m.valid.Len(), "remembered")
+	if len(c.Permissions) > 0 {
+		c.Permissions[0] = "tampered"
+	}
+	c.Subject = "mallory"
+
+	clock.Advance(time.Minute + 59*time.Second) // within the leeway
+	again, err := m.ValidateAccess(tok)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", again.Subject)
+	assert.NotContains(t, again.Permissions, "tampered")
+
+	clock.Advance(time.Second) // at exp + leeway
+	_, err = m.ValidateAccess(tok)
+	require.ErrorIs(t, err, ErrTokenExpired)
+	assert.Equal(t, 0, m.valid.Len(), "forgotten once expired")
+
+	// A token that fails validation is never remembered.
+	bad := craft(hs256Header, claimsJSON(exp+3600), sha256.New, testRefreshKey)
+	_, err = m.ValidateAccess(bad)
+	require.ErrorIs(t, err, ErrTokenInvalid)
+	assert.Equal(t, 0, m.valid.Len())
+}
