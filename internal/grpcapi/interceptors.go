@@ -109,6 +109,14 @@ func loggingOptions() []logging.Option {
 	return []logging.Option{
 		// One line per call. PayloadReceived/PayloadSent are never enabled: no payloads in logs.
 		logging.WithLogOnEvents(logging.FinishCall),
+		// A success at debug (as the HTTP access log), the rest as the
+		// middleware's defaults.
+		logging.WithLevels(func(code codes.Code) logging.Level {
+			if code == codes.OK {
+				return logging.LevelDebug
+			}
+			return logging.DefaultServerCodeToLevel(code)
+		}),
 		logging.WithDurationField(func(d time.Duration) logging.Fields {
 			return logging.Fields{"duration_ms", float64(d.Microseconds()) / 1000}
 		}),

@@ -227,6 +227,27 @@ func (panickingMessage) InsertMessage(context.Context, *scouterv1.InsertMessageR
 	panic("boom in handler")
 }
 
+type okMessage struct {
+	scouterv1.UnimplementedMessageServiceServer
+}
+
+func (okMessage) InsertMessage(context.Context, *scouterv1.InsertMessageRequest) (*scouterv1.InsertMessageResponse, error) {
+	return &scouterv1.InsertMessageResponse{}, nil
+}
+
+// A successful call logs at debug, as the HTTP access log does.
+func TestSuccessfulCallLogsAtDebug(t *testing.T) {
+	h := start(t, grpcapi.Deps{Message: okMessage{}})
+	_, err := scouterv1.NewMessageServiceClient(h.conn).InsertMessage(testCtx(t),
+		&scouterv1.InsertMessageRequest{MessageRecord: []byte(`{}`)})
+	require.NoError(t, err)
+	lines := logLines(t, h.logs)
+	require.Len(t, lines, 1)
+	assert.Equal(t, "finished call", lines[0]["msg"])
+	assert.Equal(t, "OK", lines[0]["status"])
+	assert.Equal(t, "DEBUG", lines[0]["level"])
+}
+
 func TestPanicBecomesInternalAndServerKeepsServing(t *testing.T) {
 	h := start(t, grpcapi.Deps{Message: panickingMessage{}})
 	client := scouterv1.NewMessageServiceClient(h.conn)

@@ -66,12 +66,17 @@ func accessLog(logger *slog.Logger) gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		status := c.Writer.Status()
+		level := accessLevel(status)
+		ctx := c.Request.Context()
+		if !logger.Enabled(ctx, level) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("request_id", RequestIDFrom(c.Request.Context())),
+			slog.String("request_id", RequestIDFrom(ctx)),
 		}
 		if c.FullPath() == "" {
 			p := c.Request.URL.Path
@@ -83,11 +88,21 @@ func accessLog(logger *slog.Logger) gin.HandlerFunc {
 		if e := c.Errors.Last(); e != nil {
 			attrs = append(attrs, slog.Any("err", e.Err))
 		}
-		level := slog.LevelInfo
-		if status >= http.StatusInternalServerError {
-			level = slog.LevelError
-		}
-		logger.LogAttrs(c.Request.Context(), level, "http request", attrs...)
+		logger.LogAttrs(ctx, level, "http request", attrs...)
+	}
+}
+
+// accessLevel is the level of a request's log line: debug for a success
+// (as upstream: a producer's thousands of messages a second are not worth a
+// line each at info), info for a client error, error for a server error.
+func accessLevel(status int) slog.Level {
+	switch {
+	case status >= http.StatusInternalServerError:
+		return slog.LevelError
+	case status >= http.StatusBadRequest:
+		return slog.LevelInfo
+	default:
+		return slog.LevelDebug
 	}
 }
 

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -306,7 +308,7 @@ func TestAccessLog(t *testing.T) {
 
 	login := lines[0]
 	assert.Equal(t, "http request", login["msg"])
-	assert.Equal(t, "INFO", login["level"])
+	assert.Equal(t, "DEBUG", login["level"], "a success logs at debug")
 	assert.Equal(t, "POST", login["method"])
 	assert.Equal(t, "/scouter/auth/login", login["route"])
 	assert.Equal(t, 200.0, login["status"])
@@ -324,9 +326,25 @@ func TestAccessLog(t *testing.T) {
 	unknown := lines[2]
 	assert.Equal(t, "", unknown["route"])
 	assert.Equal(t, 404.0, unknown["status"])
+	assert.Equal(t, "INFO", unknown["level"], "a client error logs at info")
 	p, _ := unknown["path"].(string)
 	assert.True(t, strings.HasPrefix(p, "/no/such/x"), "got path %q", p)
 	assert.LessOrEqual(t, len(p), maxLoggedPathLen+3)
+}
+
+// At the default info level a success writes no line and a failure does.
+func TestAccessLogAtInfo(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := NewRouter(Deps{Auth: allowAuth, Logger: logger, Routes: []Registrar{
+		RegistrarFunc(func(public, _ *gin.RouterGroup) {
+			public.GET("/ok", func(c *gin.Context) { c.Status(http.StatusOK) })
+		}),
+	}})
+	do(t, h, http.MethodGet, "/scouter/ok", nil, nil)
+	assert.Empty(t, logs.String())
+	do(t, h, http.MethodGet, "/scouter/missing", nil, nil)
+	assert.Contains(t, logs.String(), `"status":404`)
 }
 
 func TestBodyLimit(t *testing.T) {
