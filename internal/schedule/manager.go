@@ -179,6 +179,9 @@ const (
 	Created   Outcome = "created"
 	Updated   Outcome = "updated"
 	Unchanged Outcome = "unchanged"
+	// Deferred: Reconcile left a differing schedule alone because someone
+	// changed it after the pass's profiles may have been read.
+	Deferred Outcome = "deferred"
 )
 
 // Ensure makes the profile's schedule exist exactly as the profile says:
@@ -192,7 +195,7 @@ func (m *Manager) Ensure(ctx context.Context, p Profile) (Outcome, error) {
 	if err != nil {
 		return "", err
 	}
-	return m.ensure(ctx, t, false)
+	return m.ensure(ctx, t, false, time.Time{})
 }
 
 // Delete removes the key's schedule. A schedule that does not exist is not
@@ -214,7 +217,9 @@ func (m *Manager) delete(ctx context.Context, id string) error {
 
 // ensure creates t's schedule, or updates it when it differs. exists says
 // the schedule is believed to exist (listed), which tries the update first.
-func (m *Manager) ensure(ctx context.Context, t *target, exists bool) (Outcome, error) {
+// A schedule changed after changedSince (when not zero) is left as it is
+// (Deferred): t may come from an older read of the profiles than that change.
+func (m *Manager) ensure(ctx context.Context, t *target, exists bool, changedSince time.Time) (Outcome, error) {
 	if !exists {
 		created, err := m.create(ctx, t)
 		if err != nil {
@@ -224,10 +229,10 @@ func (m *Manager) ensure(ctx context.Context, t *target, exists bool) (Outcome, 
 			return Created, nil
 		}
 	}
-	out, err := m.update(ctx, t)
+	out, err := m.update(ctx, t, changedSince)
 	if exists && isNotFound(err) {
 		// Listed but gone meanwhile (the list is eventually consistent).
-		return m.ensure(ctx, t, false)
+		return m.ensure(ctx, t, false, changedSince)
 	}
 	return out, err
 }
@@ -245,13 +250,19 @@ func (m *Manager) create(ctx context.Context, t *target) (bool, error) {
 	return true, nil
 }
 
-// update replaces t's schedule when what Temporal describes differs.
-func (m *Manager) update(ctx context.Context, t *target) (Outcome, error) {
+// update replaces t's schedule when what Temporal describes differs, unless
+// it changed after changedSince (see ensure).
+func (m *Manager) update(ctx context.Context, t *target, changedSince time.Time) (Outcome, error) {
 	var diffs []string
+	deferred := false
 	err := m.schedules.GetHandle(ctx, t.id).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			diffs = t.diff(&in.Description)
 			if len(diffs) == 0 {
+				return nil, temporal.ErrSkipScheduleUpdate
+			}
+			if !changedSince.IsZero() && lastChange(in.Description.Info).After(changedSince) {
+				deferred = true
 				return nil, temporal.ErrSkipScheduleUpdate
 			}
 			return t.update(), nil
@@ -262,6 +273,11 @@ func (m *Manager) update(ctx context.Context, t *target) (Outcome, error) {
 	}
 	if len(diffs) == 0 {
 		return Unchanged, nil
+	}
+	if deferred {
+		m.logger.InfoContext(ctx, "drift schedule changed recently, left for the next reconcile",
+			slog.String("schedule_id", t.id), slog.Any("differs", diffs))
+		return Deferred, nil
 	}
 	m.logger.InfoContext(ctx, "schedule updated", slog.String("schedule_id", t.id),
 		slog.Any("changed", diffs), slog.Bool("paused", t.paused))
@@ -276,8 +292,12 @@ type Report struct {
 	Unchanged []string
 	// Deleted are orphans: drift schedules whose key has no profile.
 	Deleted []string
-	// Deferred are orphans created or changed within OrphanGrace of the
-	// pass; they are deleted by a later pass if still orphaned.
+	// Deferred are schedules created or changed within OrphanGrace of the
+	// pass, which it leaves alone: an orphan may belong to a profile
+	// registered after the profiles were read (a later pass deletes it if
+	// still orphaned), and a schedule that differs from its profile may have
+	// been changed by the server's syncer from a newer read of that profile
+	// (a later pass repairs it if it still differs).
 	Deferred []string
 	// Invalid are "<id>: <reason>" for profiles that cannot become a
 	// schedule; their existing schedules are left as they are.
@@ -308,9 +328,11 @@ func WithProgress(fn func(done, total int)) ReconcileOption {
 // lists them too). Listing the schedules failing is an error with an
 // empty report.
 //
-// A schedule whose profile was registered after profiles were read could
-// look like an orphan; orphans changed within OrphanGrace are therefore
-// only reported as Deferred.
+// Profiles may be older than the schedules: a schedule whose profile was
+// registered after profiles were read could look like an orphan, and one the
+// server's syncer updated meanwhile (a profile deactivated, say) would be
+// reverted. Schedules changed within OrphanGrace are therefore left alone and
+// reported as Deferred.
 func (m *Manager) Reconcile(ctx context.Context, profiles []Profile, opts ...ReconcileOption) (Report, error) {
 	var o reconcileOptions
 	for _, fn := range opts {
@@ -360,12 +382,17 @@ func (m *Manager) Reconcile(ctx context.Context, profiles []Profile, opts ...Rec
 		rep.Failed = append(rep.Failed, fmt.Sprintf("%s: %v", id, err))
 		errs = append(errs, err)
 	}
+	cutoff := start.Add(-m.orphanGrace)
+	var changedSince time.Time // zero: no grace, every difference is repaired
+	if m.orphanGrace > 0 {
+		changedSince = cutoff
+	}
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("reconcile drift schedules: %w", err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, m.callTimeout)
-		out, err := m.ensure(cctx, t, listed[t.id])
+		out, err := m.ensure(cctx, t, listed[t.id], changedSince)
 		cancel()
 		switch {
 		case err != nil:
@@ -374,12 +401,13 @@ func (m *Manager) Reconcile(ctx context.Context, profiles []Profile, opts ...Rec
 			rep.Created = append(rep.Created, t.id)
 		case out == Updated:
 			rep.Updated = append(rep.Updated, t.id)
+		case out == Deferred:
+			rep.Deferred = append(rep.Deferred, t.id)
 		default:
 			rep.Unchanged = append(rep.Unchanged, t.id)
 		}
 		step()
 	}
-	cutoff := start.Add(-m.orphanGrace)
 	for _, id := range orphans {
 		if err := ctx.Err(); err != nil {
 			return rep, fmt.Errorf("reconcile drift schedules: %w", err)
@@ -398,6 +426,7 @@ func (m *Manager) Reconcile(ctx context.Context, profiles []Profile, opts ...Rec
 		step()
 	}
 	slices.Sort(rep.Invalid)
+	slices.Sort(rep.Deferred)
 	if len(errs) > 0 {
 		return rep, fmt.Errorf("reconcile drift schedules: %d of %d failed: %w", len(errs), total, errors.Join(errs...))
 	}
@@ -462,7 +491,7 @@ func (m *Manager) listDriftSchedules(ctx context.Context) (map[string]bool, erro
 // schedule: a ReconcileSchedules run every workflows.ReconcileInterval,
 // overlap SKIP, with the Manager's catch-up window.
 func (m *Manager) EnsureReconcileSchedule(ctx context.Context) (Outcome, error) {
-	return m.ensure(ctx, m.reconcileTarget(), false)
+	return m.ensure(ctx, m.reconcileTarget(), false, time.Time{})
 }
 
 // StartReconcile starts the start-up reconcile run (workflow id

@@ -119,6 +119,40 @@ func TestReconcileSparesYoungOrphans(t *testing.T) {
 	assert.False(t, e.exists(t, young))
 }
 
+// TestReconcileSparesFreshChanges: a pass working from profiles read before
+// the server's syncer paused a schedule (the profile was deactivated
+// meanwhile) must not un-pause it; a later pass, past the grace, repairs a
+// difference that is still there.
+func TestReconcileSparesFreshChanges(t *testing.T) {
+	e := newEnv(t, schedule.Options{})
+	ctx := t.Context()
+	key := workflows.ProfileKey{Space: uniqueSpace(t), Name: "m", Version: "1.0.0", DriftType: "Spc"}
+	active := schedule.Profile{Key: key, UID: "u1", Schedule: cron.EveryDay, Active: true}
+	inactive := active
+	inactive.Active = false
+	id := workflows.DriftScheduleID(key)
+
+	_, err := e.m.Ensure(ctx, inactive) // the syncer, after the deactivation
+	require.NoError(t, err)
+	e.waitListed(t, id)
+
+	rep, err := e.m.Reconcile(ctx, []schedule.Profile{active}) // a stale read
+	require.NoError(t, err)
+	assert.Equal(t, []string{id}, rep.Deferred)
+	assert.Empty(t, rep.Updated)
+	checkSchedule(t, e, inactive)
+
+	later, err := schedule.NewManager(schedule.Options{
+		Client: e.c, TaskQueue: e.taskQueue, Logger: logging.Discard(),
+		Now: func() time.Time { return time.Now().Add(schedule.DefaultOrphanGrace + time.Minute) },
+	})
+	require.NoError(t, err)
+	rep, err = later.Reconcile(ctx, []schedule.Profile{active})
+	require.NoError(t, err)
+	assert.Equal(t, []string{id}, rep.Updated, "repaired once older than the grace")
+	checkSchedule(t, e, active)
+}
+
 func TestReconcileReportsTemporalFailures(t *testing.T) {
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: log.NewStructuredLogger(logging.Discard())})
 	require.NoError(t, err)
