@@ -93,8 +93,9 @@ type Options struct {
 	// (DefaultRunTimeout when not positive).
 	RunTimeout time.Duration
 	// OrphanGrace protects schedules created or changed this recently from
-	// Reconcile's deletion of orphans (DefaultOrphanGrace when zero; a
-	// negative value deletes every orphan at once, for tests).
+	// Reconcile: orphans are not deleted and differing schedules are not
+	// updated (DefaultOrphanGrace when zero; a negative value turns the
+	// grace off, for tests).
 	OrphanGrace time.Duration
 	// CallTimeout bounds each Temporal call of Reconcile
 	// (DefaultCallTimeout when not positive).
