@@ -281,6 +281,9 @@ const nulMsg = "contains a NUL character, which Postgres text cannot store"
 
 // checkText returns why a record's text cannot be stored, or "".
 func checkText(r record.ServerRecord) string {
+	if !hasNUL(r) {
+		return ""
+	}
 	fields := map[string]string{"uid": r.UID()}
 	switch {
 	case r.Spc != nil:
@@ -298,6 +301,30 @@ func checkText(r record.ServerRecord) string {
 		return fmt.Sprintf("records[%d].%s.%s: %s", r.Index, r.Type, f, nulMsg)
 	}
 	return ""
+}
+
+// hasNUL reports whether any of a record's text fields holds a NUL byte
+// (the common case, none, without allocating).
+func hasNUL(r record.ServerRecord) bool {
+	nul := func(v string) bool { return strings.IndexByte(v, 0) >= 0 }
+	if nul(r.UID()) {
+		return true
+	}
+	switch {
+	case r.Spc != nil:
+		return nul(r.Spc.Feature)
+	case r.Psi != nil:
+		return nul(r.Psi.Feature)
+	case r.Custom != nil:
+		return nul(r.Custom.Metric)
+	case r.Observability != nil:
+		for _, rm := range r.Observability.RouteMetrics {
+			if nul(rm.RouteName) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nulField returns the first (by name) field holding a NUL byte, or "".
