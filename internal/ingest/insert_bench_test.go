@@ -13,6 +13,7 @@ import (
 
 	"github.com/scoutergo/server/internal/db"
 	"github.com/scoutergo/server/internal/db/dbsqlc"
+	"github.com/scoutergo/server/internal/entity"
 	"github.com/scoutergo/server/internal/pgtest"
 	"github.com/scoutergo/server/internal/record"
 )
@@ -227,4 +228,52 @@ func BenchmarkPipelineSubmit(b *testing.B) {
 		wg.Wait()
 	}
 	b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// uidMap resolves a fixed set of uids, for benchmarks of the CPU work alone.
+type uidMap map[string]int32
+
+func (m uidMap) ID(_ context.Context, uid string) (int32, error) {
+	if id, ok := m[uid]; ok {
+		return id, nil
+	}
+	return 0, fmt.Errorf("uid %q: %w", uid, entity.ErrUnknownUID)
+}
+
+// BenchmarkPrepare measures the pipeline's CPU work between the wire and the
+// database, without the database: decoding 8 messages of 100 SPC records,
+// turning them into jobs and merging those into one batch's column arrays,
+// as a writer does. ns/record is the figure to watch.
+func BenchmarkPrepare(b *testing.B) {
+	const perMessage, messages = 100, 8
+	base := time.Date(2026, 3, 26, 0, 0, 0, 0, time.UTC)
+	payloads := make([][]byte, messages)
+	for m := range payloads {
+		elems := make([]string, perMessage)
+		for r := range elems {
+			at := base.Add(time.Duration(m*perMessage+r) * time.Second)
+			elems[r] = spcJSON(uidA, record.FormatTime(at), fmt.Sprintf("feature_%d", r%20), float64(r)+0.25)
+		}
+		payloads[m] = []byte(records(elems...))
+	}
+	p := &Pipeline{entities: uidMap{uidA: 1}}
+	ctx := b.Context()
+	b.ReportAllocs()
+	jobs := make([]*job, messages)
+	for b.Loop() {
+		for m, payload := range payloads {
+			msg, err := record.Decode(payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if jobs[m], err = p.prepare(ctx, "http:/scouter/message", msg, nil, nil, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		all := mergeRows(jobs)
+		if all.len() != perMessage*messages {
+			b.Fatalf("%d rows, want %d", all.len(), perMessage*messages)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perMessage*messages), "ns/record")
 }

@@ -169,6 +169,7 @@ func (p *Pipeline) prepare(ctx context.Context, source string, msg *record.Messa
 
 	switch msg.Kind {
 	case record.KindRecords:
+		j.rows.reserve(msg.Records)
 		ids := make(map[string]int32, 1)
 		unknown := make(map[string]bool)
 		for _, r := range msg.Records {
@@ -233,6 +234,54 @@ func (p *Pipeline) prepare(ctx context.Context, source string, msg *record.Messa
 	}
 	slices.SortStableFunc(j.result.Rejected, func(a, b Rejection) int { return a.Index - b.Index })
 	return j, nil
+}
+
+// reserve sizes the column arrays for recs, so that appending them does not
+// grow the arrays step by step.
+func (r *rows) reserve(recs []record.ServerRecord) {
+	var spc, psi, custom, obs int
+	for _, rec := range recs {
+		switch {
+		case rec.Spc != nil:
+			spc++
+		case rec.Psi != nil:
+			psi++
+		case rec.Custom != nil:
+			custom++
+		case rec.Observability != nil:
+			obs++
+		}
+	}
+	r.grow(spc, psi, custom, obs)
+}
+
+// grow makes room for that many more rows per table.
+func (r *rows) grow(spc, psi, custom, obs int) {
+	if spc > 0 {
+		r.spc.CreatedAt = slices.Grow(r.spc.CreatedAt, spc)
+		r.spc.EntityID = slices.Grow(r.spc.EntityID, spc)
+		r.spc.Feature = slices.Grow(r.spc.Feature, spc)
+		r.spc.Value = slices.Grow(r.spc.Value, spc)
+	}
+	if psi > 0 {
+		r.psi.CreatedAt = slices.Grow(r.psi.CreatedAt, psi)
+		r.psi.EntityID = slices.Grow(r.psi.EntityID, psi)
+		r.psi.Feature = slices.Grow(r.psi.Feature, psi)
+		r.psi.BinID = slices.Grow(r.psi.BinID, psi)
+		r.psi.BinCount = slices.Grow(r.psi.BinCount, psi)
+	}
+	if custom > 0 {
+		r.custom.CreatedAt = slices.Grow(r.custom.CreatedAt, custom)
+		r.custom.EntityID = slices.Grow(r.custom.EntityID, custom)
+		r.custom.Metric = slices.Grow(r.custom.Metric, custom)
+		r.custom.Value = slices.Grow(r.custom.Value, custom)
+	}
+	if obs > 0 {
+		r.obs.EntityID = slices.Grow(r.obs.EntityID, obs)
+		r.obs.RequestCount = slices.Grow(r.obs.RequestCount, obs)
+		r.obs.ErrorCount = slices.Grow(r.obs.ErrorCount, obs)
+		r.obs.RouteMetrics = slices.Grow(r.obs.RouteMetrics, obs)
+	}
 }
 
 // addRecord appends one drift or observability record of entity id.

@@ -118,14 +118,7 @@ func (p *Pipeline) finish(j *job, err error) {
 // a failure the connection goes back to the pool, so the next batch gets one
 // the pool has checked.
 func (p *Pipeline) write(jobs []*job, conn *heldConn) error {
-	var all rows
-	if len(jobs) == 1 {
-		all = jobs[0].rows
-	} else {
-		for _, j := range jobs {
-			all.add(&j.rows)
-		}
-	}
+	all := mergeRows(jobs)
 	all.dedupeTags()
 	size := all.len()
 	if size == 0 {
@@ -161,6 +154,26 @@ func (p *Pipeline) write(jobs []*job, conn *heldConn) error {
 	p.m.inserted.WithLabelValues(typeObservability).Add(float64(n.obs))
 	p.m.inserted.WithLabelValues(typeTag).Add(float64(n.tags))
 	return nil
+}
+
+// mergeRows returns the jobs' rows as one set of column arrays.
+func mergeRows(jobs []*job) rows {
+	if len(jobs) == 1 {
+		return jobs[0].rows
+	}
+	var all rows
+	var spc, psi, custom, obs int
+	for _, j := range jobs {
+		spc += len(j.rows.spc.CreatedAt)
+		psi += len(j.rows.psi.CreatedAt)
+		custom += len(j.rows.custom.CreatedAt)
+		obs += len(j.rows.obs.EntityID)
+	}
+	all.grow(spc, psi, custom, obs)
+	for _, j := range jobs {
+		all.add(&j.rows)
+	}
+	return all
 }
 
 // inserted counts the rows one transaction inserted per table.
