@@ -44,17 +44,21 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/scoutergo/server/internal/logging"
 	"github.com/scoutergo/server/workflows"
 )
 
-// IDPrefix starts the id of every drift schedule; Reconcile owns all
-// schedules with this prefix.
+// IDPrefix starts the id of every drift schedule; Reconcile owns the
+// schedules with this prefix that its task queue created (MemoTaskQueue),
+// and those without that memo entry (made by hand, or by a version before
+// it).
 const IDPrefix = "drift:"
 
 // Defaults for the zero Options.
@@ -466,8 +470,10 @@ func lastChange(info client.ScheduleInfo) time.Time {
 	return info.CreatedAt
 }
 
-// listDriftSchedules returns the ids of every schedule starting with
-// IDPrefix. Temporal's list is eventually consistent: a schedule created a
+// listDriftSchedules returns the ids of the schedules Reconcile owns: those
+// starting with IDPrefix, unless their memo names another task queue (a
+// second deployment sharing the namespace, whose schedules must not be
+// deleted as orphans of this one). Temporal's list is eventually consistent: a schedule created a
 // moment ago may be missing (ensure then creates-or-updates it anyway) and
 // one deleted a moment ago may still appear (deleting it again is fine).
 func (m *Manager) listDriftSchedules(ctx context.Context) (map[string]bool, error) {
@@ -481,11 +487,25 @@ func (m *Manager) listDriftSchedules(ctx context.Context) (map[string]bool, erro
 		if err != nil {
 			return nil, fmt.Errorf("list schedules: %w", err)
 		}
-		if strings.HasPrefix(e.ID, IDPrefix) {
+		if strings.HasPrefix(e.ID, IDPrefix) && m.owns(e.Memo) {
 			ids[e.ID] = true
 		}
 	}
 	return ids, nil
+}
+
+// owns reports whether a listed schedule's memo leaves it to this Manager:
+// no task queue in it, or this Manager's.
+func (m *Manager) owns(memo *commonpb.Memo) bool {
+	p, ok := memo.GetFields()[MemoTaskQueue]
+	if !ok {
+		return true
+	}
+	var queue string
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &queue); err != nil {
+		return false // not ours to judge: leave it alone
+	}
+	return queue == m.taskQueue
 }
 
 // EnsureReconcileSchedule creates (or repairs) the "reconcile-schedules"

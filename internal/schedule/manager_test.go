@@ -74,6 +74,9 @@ func checkSchedule(t *testing.T, e *tenv, p schedule.Profile) *client.ScheduleDe
 	var memoKey string
 	decodePayload(t, d.Memo.GetFields()[schedule.MemoProfile], &memoKey)
 	assert.Equal(t, p.Key.String(), memoKey, "schedule memo")
+	var memoQueue string
+	decodePayload(t, d.Memo.GetFields()[schedule.MemoTaskQueue], &memoQueue)
+	assert.Equal(t, e.taskQueue, memoQueue, "schedule memo task queue")
 
 	a := actionOf(t, d)
 	assert.Equal(t, id, a.ID, "workflow id prefix")

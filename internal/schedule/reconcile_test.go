@@ -153,6 +153,46 @@ func TestReconcileSparesFreshChanges(t *testing.T) {
 	checkSchedule(t, e, active)
 }
 
+// TestReconcileLeavesOtherDeployments: a second deployment (another task
+// queue) sharing the namespace keeps its schedules when this one reconciles;
+// orphans of this deployment, and drift schedules without the task-queue
+// memo (made by hand), are still deleted.
+func TestReconcileLeavesOtherDeployments(t *testing.T) {
+	e := newEnv(t, schedule.Options{OrphanGrace: -1})
+	ctx := t.Context()
+	space := uniqueSpace(t)
+	key := func(name string) workflows.ProfileKey {
+		return workflows.ProfileKey{Space: space, Name: name, Version: "1.0.0", DriftType: "Spc"}
+	}
+	other, err := schedule.NewManager(schedule.Options{Client: e.c, TaskQueue: e.taskQueue + "-other", Logger: logging.Discard()})
+	require.NoError(t, err)
+	theirs := schedule.Profile{Key: key("theirs"), UID: "t1", Schedule: cron.EveryDay, Active: true}
+	_, err = other.Ensure(ctx, theirs)
+	require.NoError(t, err)
+	ours := schedule.Profile{Key: key("ours"), UID: "o1", Schedule: cron.EveryDay, Active: true}
+	_, err = e.m.Ensure(ctx, ours)
+	require.NoError(t, err)
+	ourOrphan := schedule.Profile{Key: key("our-deleted-profile"), UID: "o2", Schedule: cron.EveryDay, Active: true}
+	_, err = e.m.Ensure(ctx, ourOrphan)
+	require.NoError(t, err)
+	byHand := workflows.DriftScheduleID(key("by-hand"))
+	createByHand(t, e, byHand)
+	id := workflows.DriftScheduleID
+	e.waitListed(t, id(theirs.Key), id(ours.Key), id(ourOrphan.Key), byHand)
+
+	rep, err := e.m.Reconcile(ctx, []schedule.Profile{ours})
+	require.NoError(t, err)
+	assert.Equal(t, []string{byHand, id(ourOrphan.Key)}, rep.Deleted, "this deployment's orphans and memo-less drift schedules")
+	assert.Equal(t, []string{id(ours.Key)}, rep.Unchanged)
+	assert.True(t, e.exists(t, id(theirs.Key)), "the other deployment's schedule is not an orphan of this one")
+
+	rep, err = other.Reconcile(ctx, []schedule.Profile{theirs})
+	require.NoError(t, err)
+	assert.NotContains(t, rep.Deleted, id(ours.Key), "and the other way round")
+	assert.Equal(t, []string{id(theirs.Key)}, rep.Unchanged)
+	assert.True(t, e.exists(t, id(ours.Key)))
+}
+
 func TestReconcileReportsTemporalFailures(t *testing.T) {
 	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: log.NewStructuredLogger(logging.Discard())})
 	require.NoError(t, err)

@@ -27,6 +27,10 @@ const (
 	MemoProfile    = "profile"
 	MemoProfileUID = "profile_uid"
 	MemoCron       = "cron"
+	// MemoTaskQueue (schedule memo) names the task queue of the deployment
+	// that created the schedule: Reconcile leaves schedules of other task
+	// queues alone.
+	MemoTaskQueue = "task_queue"
 )
 
 // reconcileRunTimeout bounds a reconcile run (scheduled or start-up).
@@ -80,7 +84,7 @@ func (m *Manager) driftTarget(p Profile) (*target, error) {
 		taskQueue:  m.taskQueue,
 		runTimeout: m.runTimeout,
 		actionMemo: map[string]string{MemoProfileUID: p.UID, MemoCron: sched.String()},
-		memo:       map[string]string{MemoProfile: k.String()},
+		memo:       map[string]string{MemoProfile: k.String(), MemoTaskQueue: m.taskQueue},
 		attrs: map[string]string{
 			workflows.SearchAttrSpace:     k.Space,
 			workflows.SearchAttrName:      k.Name,
