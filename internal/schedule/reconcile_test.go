@@ -30,13 +30,19 @@ func createByHand(t *testing.T, e *tenv, id string) {
 	require.NoError(t, err, "create schedule %s by hand", id)
 }
 
+// spcKeys returns a function giving the SPC profile key of a name in a
+// space of the test's own.
+func spcKeys(t *testing.T) func(name string) workflows.ProfileKey {
+	space := uniqueSpace(t)
+	return func(name string) workflows.ProfileKey {
+		return workflows.ProfileKey{Space: space, Name: name, Version: "1.0.0", DriftType: "Spc"}
+	}
+}
+
 func TestReconcile(t *testing.T) {
 	e := newEnv(t, schedule.Options{OrphanGrace: -1})
 	ctx := t.Context()
-	space := uniqueSpace(t)
-	key := func(name string) workflows.ProfileKey {
-		return workflows.ProfileKey{Space: space, Name: name, Version: "1.0.0", DriftType: "Spc"}
-	}
+	key := spcKeys(t)
 	existing := schedule.Profile{Key: key("existing"), UID: "u1", Schedule: cron.EveryDay, Active: true}
 	stale := schedule.Profile{Key: key("stale"), UID: "u2", Schedule: cron.EveryDay, Active: true}
 	missing := schedule.Profile{Key: key("missing"), UID: "u3", Schedule: cron.EveryWeek, Active: true}
@@ -50,7 +56,7 @@ func TestReconcile(t *testing.T) {
 	require.NoError(t, err)
 	orphan := workflows.DriftScheduleID(key("deleted-profile"))
 	createByHand(t, e, orphan)
-	other := "not-a-drift-schedule-" + space
+	other := "not-a-drift-schedule-" + key("x").Space
 	createByHand(t, e, other)
 	e.waitListed(t, orphan, other, workflows.DriftScheduleID(existing.Key))
 
@@ -160,10 +166,7 @@ func TestReconcileSparesFreshChanges(t *testing.T) {
 func TestReconcileLeavesOtherDeployments(t *testing.T) {
 	e := newEnv(t, schedule.Options{OrphanGrace: -1})
 	ctx := t.Context()
-	space := uniqueSpace(t)
-	key := func(name string) workflows.ProfileKey {
-		return workflows.ProfileKey{Space: space, Name: name, Version: "1.0.0", DriftType: "Spc"}
-	}
+	key := spcKeys(t)
 	other, err := schedule.NewManager(schedule.Options{Client: e.c, TaskQueue: e.taskQueue + "-other", Logger: logging.Discard()})
 	require.NoError(t, err)
 	theirs := schedule.Profile{Key: key("theirs"), UID: "t1", Schedule: cron.EveryDay, Active: true}
