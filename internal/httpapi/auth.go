@@ -189,6 +189,15 @@ func setCaller(c *gin.Context, id auth.Identity) {
 
 // requireCaller returns the caller set by the auth middleware; without one the
 // request is refused (it cannot happen behind the middleware).
+// bindCaller binds the JSON body into req (see BindJSON), then returns the
+// caller (see requireCaller); false means the request was answered.
+func bindCaller(c *gin.Context, req any) (auth.Identity, bool) {
+	if !BindJSON(c, req) {
+		return auth.Identity{}, false
+	}
+	return requireCaller(c)
+}
+
 func requireCaller(c *gin.Context) (auth.Identity, bool) {
 	id, ok := auth.IdentityFrom(c.Request.Context())
 	if !ok {

@@ -58,10 +58,7 @@ func (h *ProfileHandler) RegisterRoutes(_, authed *gin.RouterGroup) {
 
 func (h *ProfileHandler) register(c *gin.Context) {
 	var req profile.ProfileRequest
-	if !BindJSON(c, &req) {
-		return
-	}
-	caller, ok := requireCaller(c)
+	caller, ok := bindCaller(c, &req)
 	if !ok {
 		return
 	}
@@ -75,10 +72,7 @@ func (h *ProfileHandler) register(c *gin.Context) {
 
 func (h *ProfileHandler) update(c *gin.Context) {
 	var req profile.ProfileRequest
-	if !BindJSON(c, &req) {
-		return
-	}
-	caller, ok := requireCaller(c)
+	caller, ok := bindCaller(c, &req)
 	if !ok {
 		return
 	}
@@ -115,10 +109,7 @@ func (h *ProfileHandler) get(c *gin.Context) {
 
 func (h *ProfileHandler) setStatus(c *gin.Context) {
 	var req profile.ProfileStatusRequest
-	if !BindJSON(c, &req) {
-		return
-	}
-	caller, ok := requireCaller(c)
+	caller, ok := bindCaller(c, &req)
 	if !ok {
 		return
 	}
@@ -135,10 +126,7 @@ func (h *ProfileHandler) setStatus(c *gin.Context) {
 
 func (h *ProfileHandler) list(c *gin.Context) {
 	var req profile.ListProfilesRequest
-	if !BindJSON(c, &req) {
-		return
-	}
-	caller, ok := requireCaller(c)
+	caller, ok := bindCaller(c, &req)
 	if !ok {
 		return
 	}

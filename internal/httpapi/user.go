@@ -128,10 +128,7 @@ func (h *UserHandler) RegisterRoutes(_, authed *gin.RouterGroup) {
 
 func (h *UserHandler) create(c *gin.Context) {
 	var req CreateUserRequest
-	if !BindJSON(c, &req) {
-		return
-	}
-	caller, ok := requireCaller(c)
+	caller, ok := bindCaller(c, &req)
 	if !ok {
 		return
 	}
@@ -187,10 +184,7 @@ func (h *UserHandler) get(c *gin.Context) {
 
 func (h *UserHandler) update(c *gin.Context) {
 	var req UpdateUserRequest
-	if !BindJSON(c, &req) {
-		return
-	}
-	caller, ok := requireCaller(c)
+	caller, ok := bindCaller(c, &req)
 	if !ok {
 		return
 	}
