@@ -16,6 +16,7 @@ GO_TOOLS=(
 	"protoc-gen-go-grpc|google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1"
 	"sqlc|github.com/sqlc-dev/sqlc/cmd/sqlc@v1.30.0"
 	"temporal|github.com/temporalio/cli/cmd/temporal@v1.5.1"
+	"staticcheck|honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 )
 # ----------------------------------------------------------------------------------------------
 

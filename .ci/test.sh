@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` (and CI, through .ci/run) does:
 #   1. install missing tools (.ci/deps.sh; nothing is installed when all are present)
-#   2. static checks, failing fast: gofmt, go vet, generated code up to date
+#   2. static checks, failing fast: gofmt, go vet, staticcheck, generated code up to date
 #   3. start the test Postgres (127.0.0.1:54330) and the test Temporal server (127.0.0.1:7243)
 #      unless SCOUTER_TEST_DATABASE_URI / SCOUTER_TEST_TEMPORAL_ADDRESS are already set
 #   4. go test, with the race detector (see RACE_PKGS)
@@ -63,6 +63,11 @@ check_gofmt() {
 check_vet() {
 	step "go vet ./..."
 	go vet ./... || die "go vet found problems (see above)"
+}
+
+check_staticcheck() {
+	step "staticcheck ./..."
+	staticcheck ./... || die "staticcheck found problems (see above)"
 }
 
 check_generated() {
@@ -139,6 +144,7 @@ main() {
 	"$CI_DIR/deps.sh"
 	check_gofmt
 	check_vet
+	check_staticcheck
 	check_generated
 	step "services"
 	start_services

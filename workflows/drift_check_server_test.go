@@ -172,9 +172,9 @@ func (e *serverEnv) result(id string) (*workflows.DriftCheckResult, error) {
 // tick returns the run's TemporalScheduledStartTime.
 func (e *serverEnv) tick(id string) time.Time {
 	e.t.Helper()
-	d, err := e.c.DescribeWorkflowExecution(e.ctx, id, "")
+	d, err := e.c.DescribeWorkflow(e.ctx, id, "")
 	require.NoError(e.t, err)
-	p, ok := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.ScheduledStartTimeAttr]
+	p, ok := d.RawResponse.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[workflows.ScheduledStartTimeAttr]
 	require.True(e.t, ok, "run %s has no %s", id, workflows.ScheduledStartTimeAttr)
 	var t time.Time
 	require.NoError(e.t, converter.GetDefaultDataConverter().FromPayload(p, &t))
@@ -221,7 +221,7 @@ func (e *serverEnv) profileRun(entityID int32) serverRun {
 
 func (e *serverEnv) exists(id string) bool {
 	e.t.Helper()
-	_, err := e.c.DescribeWorkflowExecution(e.ctx, id, "")
+	_, err := e.c.DescribeWorkflow(e.ctx, id, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return false
@@ -352,11 +352,11 @@ func TestDriftCheckOnServer(t *testing.T) {
 		run := e.start(key)
 		// Put the table back once the first attempt has failed.
 		require.Eventually(t, func() bool {
-			d, err := c.DescribeWorkflowExecution(ctx, run, "")
+			d, err := c.DescribeWorkflow(ctx, run, "")
 			if err != nil {
 				return false
 			}
-			for _, pa := range d.GetPendingActivities() {
+			for _, pa := range d.RawResponse.GetPendingActivities() {
 				if pa.GetActivityType().GetName() == "ComputeAndStore" && pa.GetAttempt() >= 2 {
 					return true
 				}

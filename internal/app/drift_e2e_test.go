@@ -154,8 +154,9 @@ func TestDriftAlertingE2E(t *testing.T) {
 	}, time.Until(tick)+20*time.Second, 100*time.Millisecond)
 	fanID := workflows.AlertFanOutID(run3.RunID)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		desc, err := tc.DescribeWorkflowExecution(ctx, fanID, "")
+		d, err := tc.DescribeWorkflow(ctx, fanID, "")
 		require.NoError(c, err, "describe %s", fanID)
+		desc := d.RawResponse
 		require.Equal(c, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.GetWorkflowExecutionInfo().GetStatus())
 		var started bool
 		for _, pa := range desc.GetPendingActivities() {

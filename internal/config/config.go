@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -217,7 +216,6 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 func Load(lookup Lookup) (*Config, error) {
 	l := &loader{lookup: lookup}
 	c := &Config{}
-	const maxInt = math.MaxInt32
 
 	c.Env = l.oneOf("SCOUTER_ENV", EnvDevelopment, EnvDevelopment, EnvProduction)
 

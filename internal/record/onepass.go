@@ -385,15 +385,7 @@ func (p *onePass) stringBytes() ([]byte, bool) {
 	return unquoteBytes(p.b[start:p.i])
 }
 
-func (p *onePass) string() (string, bool) {
-	b, ok := p.stringBytes()
-	if !ok {
-		return "", false
-	}
-	return string(b), true
-}
-
-// name reads a string like string, sharing repeated short values.
+// name reads a string, sharing repeated short values.
 func (p *onePass) name() (string, bool) {
 	b, ok := p.stringBytes()
 	if !ok {

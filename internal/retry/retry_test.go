@@ -58,7 +58,7 @@ func TestGraceContext(t *testing.T) {
 }
 
 func TestRedactURLError(t *testing.T) {
-	_, err := url.Parse("amqp://u:secret@host:bad/")
+	_, err := url.Parse("amqp://u:secret@host:bad/") //lint:ignore SA1007 the URL is invalid on purpose
 	assert.NotContains(t, RedactURLError(err), "secret")
 	assert.Equal(t, "plain", RedactURLError(errors.New("plain")))
 }
