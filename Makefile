@@ -40,10 +40,10 @@ build: ## build scouter-server and scouter-worker into .local/bin
 	$(GO) build -o $(BIN)/scouter-server ./cmd/server
 	$(GO) build -o $(BIN)/scouter-worker ./cmd/worker
 
-lint: ## gofmt, go vet, staticcheck, generated code
+lint: ## gofmt, go vet, staticcheck, workflowcheck, generated code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	@bash .ci/deps.sh >/dev/null && bash -c 'source .ci/lib.sh && staticcheck ./...'
+	@bash .ci/deps.sh >/dev/null && bash -c 'source .ci/lib.sh && staticcheck ./... && workflowcheck ./...'
 	@bash .ci/generate.sh --check
 
 fmt: ## gofmt the tree

@@ -17,6 +17,7 @@ GO_TOOLS=(
 	"sqlc|github.com/sqlc-dev/sqlc/cmd/sqlc@v1.30.0"
 	"temporal|github.com/temporalio/cli/cmd/temporal@v1.5.1"
 	"staticcheck|honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+	"workflowcheck|go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0"
 )
 # ----------------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make test` (and CI, through .ci/run) does:
 #   1. install missing tools (.ci/deps.sh; nothing is installed when all are present)
-#   2. static checks, failing fast: gofmt, go vet, staticcheck, generated code up to date
+#   2. static checks, failing fast: gofmt, go vet, staticcheck, workflowcheck, generated code
+#      up to date
 #   3. start the test Postgres (127.0.0.1:54330) and the test Temporal server (127.0.0.1:7243)
 #      unless SCOUTER_TEST_DATABASE_URI / SCOUTER_TEST_TEMPORAL_ADDRESS are already set
 #   4. go test, with the race detector (see RACE_PKGS)
@@ -68,6 +69,11 @@ check_vet() {
 check_staticcheck() {
 	step "staticcheck ./..."
 	staticcheck ./... || die "staticcheck found problems (see above)"
+}
+
+check_workflows() {
+	step "workflowcheck ./... (workflow code is deterministic)"
+	workflowcheck ./... || die "workflowcheck: workflow code calls something non-deterministic (see above); move it into an activity"
 }
 
 check_generated() {
@@ -145,6 +151,7 @@ main() {
 	check_gofmt
 	check_vet
 	check_staticcheck
+	check_workflows
 	check_generated
 	step "services"
 	start_services
