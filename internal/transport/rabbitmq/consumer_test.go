@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scoutergo/server/internal/config"
+	"github.com/scoutergo/server/internal/transport/transporttest"
 )
 
 // envURL names the variable holding the test broker's URL.
@@ -115,89 +116,6 @@ func readyCount(t *testing.T, queue string) int {
 	return q.Messages
 }
 
-// recorder is a Handler that counts calls per payload. fail, when set,
-// decides whether a call fails transiently.
-type recorder struct {
-	mu      sync.Mutex
-	calls   map[string]int
-	sources map[string]bool
-	fail    func(payload string, call int) error
-	delay   time.Duration
-	changed chan struct{}
-}
-
-func newRecorder() *recorder {
-	return &recorder{calls: map[string]int{}, sources: map[string]bool{}, changed: make(chan struct{}, 1)}
-}
-
-func (r *recorder) Handle(ctx context.Context, source string, payload []byte) error {
-	if r.delay > 0 {
-		time.Sleep(r.delay)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p := string(payload)
-	r.calls[p]++
-	r.sources[source] = true
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-	if r.fail != nil {
-		return r.fail(p, r.calls[p])
-	}
-	return nil
-}
-
-// snapshot copies the call counts.
-func (r *recorder) snapshot() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := make(map[string]int, len(r.calls))
-	for k, v := range r.calls {
-		m[k] = v
-	}
-	return m
-}
-
-// waitFor polls until cond holds for the recorder or the timeout passes.
-func (r *recorder) waitFor(t *testing.T, timeout time.Duration, what string, cond func(calls map[string]int) bool) {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		if cond(r.snapshot()) {
-			return
-		}
-		select {
-		case <-r.changed:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-	}
-}
-
-func bodies(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf(`{"records":[],"test":"%s-%d"}`, prefix, i)
-	}
-	return out
-}
-
-// allSeen reports whether every body was handled successfully at least once,
-// given that the first fails calls of each fail.
-func allSeen(want []string, fails int) func(map[string]int) bool {
-	return func(calls map[string]int) bool {
-		for _, b := range want {
-			if calls[b] <= fails {
-				return false
-			}
-		}
-		return true
-	}
-}
-
 type harness struct {
 	c    *Consumer
 	reg  *prometheus.Registry
@@ -264,12 +182,12 @@ func TestConsumeAll(t *testing.T) {
 	t.Parallel()
 	queue := testQueue(t)
 	pub := newPublisher(t, queue)
-	rec := newRecorder()
+	rec := transporttest.NewRecorder()
 	hs := start(t, testConfig(queue, 3), rec)
 
-	want := bodies("all", 300)
+	want := transporttest.Payloads("all", 300)
 	require.NoError(t, pub.publish(context.Background(), want...))
-	rec.waitFor(t, 20*time.Second, "all messages", allSeen(want, 0))
+	rec.WaitFor(t, 20*time.Second, "all messages", transporttest.Handled(want, 1))
 
 	ch, err := dialBroker(t).Channel()
 	require.NoError(t, err)
@@ -279,12 +197,12 @@ func TestConsumeAll(t *testing.T) {
 	assertConsumerTags(t, queue, []string{queue + "-1", queue + "-2", queue + "-3"})
 
 	require.NoError(t, hs.shutdown(t))
-	calls := rec.snapshot()
+	calls := rec.Calls()
 	for _, b := range want {
 		assert.Equal(t, 1, calls[b], "handler calls for %s", b)
 	}
 	assert.Len(t, calls, len(want))
-	assert.Equal(t, map[string]bool{"rabbitmq:" + queue: true}, rec.sources)
+	assert.Equal(t, map[string]bool{"rabbitmq:" + queue: true}, rec.Sources())
 	assert.Equal(t, 0, readyCount(t, queue), "messages left in the queue: all must be acked")
 	assert.InDelta(t, len(want), testutil.ToFloat64(hs.c.metrics.consumed), 0)
 	assert.InDelta(t, 0, testutil.ToFloat64(hs.c.metrics.handlerErrors), 0)
@@ -313,8 +231,8 @@ func TestTransientFailureRequeues(t *testing.T) {
 	queue := testQueue(t)
 	pub := newPublisher(t, queue)
 	const fails = 3
-	rec := newRecorder()
-	rec.fail = func(_ string, call int) error {
+	rec := transporttest.NewRecorder()
+	rec.Fail = func(_ string, call int) error {
 		if call <= fails {
 			return errors.New("database unavailable")
 		}
@@ -322,12 +240,12 @@ func TestTransientFailureRequeues(t *testing.T) {
 	}
 	hs := start(t, testConfig(queue, 2), rec)
 
-	want := bodies("retry", 20)
+	want := transporttest.Payloads("retry", 20)
 	require.NoError(t, pub.publish(context.Background(), want...))
-	rec.waitFor(t, 30*time.Second, "all messages past their failures", allSeen(want, fails))
+	rec.WaitFor(t, 30*time.Second, "all messages past their failures", transporttest.Handled(want, fails+1))
 
 	require.NoError(t, hs.shutdown(t))
-	calls := rec.snapshot()
+	calls := rec.Calls()
 	for _, b := range want {
 		assert.Equal(t, fails+1, calls[b], "handler calls for %s", b)
 	}
@@ -355,11 +273,11 @@ func TestDeclareCompatibility(t *testing.T) {
 			_, err = ch.QueueDeclare(queue, tt.durable, false, false, false, nil)
 			require.NoError(t, err)
 
-			rec := newRecorder()
+			rec := transporttest.NewRecorder()
 			hs := start(t, testConfig(queue, 2), rec)
 			if tt.wantErr == "" {
 				require.NoError(t, ch.PublishWithContext(context.Background(), "", queue, false, false, amqp.Publishing{Body: []byte("x")}))
-				rec.waitFor(t, 10*time.Second, "the message", func(c map[string]int) bool { return c["x"] == 1 })
+				rec.WaitFor(t, 10*time.Second, "the message", func(c map[string]int) bool { return c["x"] == 1 })
 				require.NoError(t, hs.shutdown(t))
 				return
 			}
@@ -416,10 +334,10 @@ func TestReconnectUnderLoad(t *testing.T) {
 	t.Parallel()
 	queue := testQueue(t)
 	pub := newPublisher(t, queue)
-	rec := newRecorder()
+	rec := transporttest.NewRecorder()
 	// Slow enough that the load outlasts rabbitmqctl's start-up (~2 s), so
 	// deliveries are in flight when the connections die.
-	rec.delay = 8 * time.Millisecond
+	rec.Delay = 8 * time.Millisecond
 	hs := start(t, testConfig(queue, 2), rec)
 	// Find our connections before the load starts: rabbitmqctl is slow.
 	var pids []string
@@ -428,7 +346,7 @@ func TestReconnectUnderLoad(t *testing.T) {
 		return len(pids) == 2
 	}, 20*time.Second, 100*time.Millisecond, "the consumers' two connections")
 
-	want := bodies("load", 1000)
+	want := transporttest.Payloads("load", 1000)
 	published := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -440,13 +358,13 @@ func TestReconnectUnderLoad(t *testing.T) {
 		published <- err
 	}()
 
-	rec.waitFor(t, 20*time.Second, "the first 100 messages", func(c map[string]int) bool { return len(c) >= 100 })
+	rec.WaitFor(t, 20*time.Second, "the first 100 messages", func(c map[string]int) bool { return len(c) >= 100 })
 	closeConnections(t, pids)
-	handledAtClose := len(rec.snapshot())
+	handledAtClose := len(rec.Calls())
 	require.Less(t, handledAtClose, len(want), "the close must happen under load")
 
 	require.NoError(t, <-published)
-	rec.waitFor(t, 40*time.Second, "all 1000 messages", allSeen(want, 0))
+	rec.WaitFor(t, 40*time.Second, "all 1000 messages", transporttest.Handled(want, 1))
 	assert.GreaterOrEqual(t, testutil.ToFloat64(hs.c.metrics.reconnects), 2.0, "reconnects")
 	now := connectionsNamed(t, "scouter "+queue+"-")
 	assert.Len(t, now, 2, "reconnected connections")
@@ -455,7 +373,7 @@ func TestReconnectUnderLoad(t *testing.T) {
 	require.NoError(t, hs.shutdown(t))
 	assert.Equal(t, 0, readyCount(t, queue), "messages left in the queue")
 	dups := 0
-	for _, n := range rec.snapshot() {
+	for _, n := range rec.Calls() {
 		dups += n - 1
 	}
 	t.Logf("handled at close: %d; redelivered duplicates: %d; reconnects: %v",
@@ -466,10 +384,10 @@ func TestQueueDeletedUnderConsumer(t *testing.T) {
 	t.Parallel()
 	queue := testQueue(t)
 	pub := newPublisher(t, queue)
-	rec := newRecorder()
+	rec := transporttest.NewRecorder()
 	hs := start(t, testConfig(queue, 1), rec)
 	require.NoError(t, pub.publish(context.Background(), "before"))
-	rec.waitFor(t, 10*time.Second, "the first message", func(c map[string]int) bool { return c["before"] == 1 })
+	rec.WaitFor(t, 10*time.Second, "the first message", func(c map[string]int) bool { return c["before"] == 1 })
 
 	// The broker cancels our consumer; it must declare the queue again.
 	ch, err := dialBroker(t).Channel()
@@ -488,7 +406,7 @@ func TestQueueDeletedUnderConsumer(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "the queue declared again and consumed")
 
 	require.NoError(t, pub.publish(context.Background(), "after"))
-	rec.waitFor(t, 10*time.Second, "the message after the delete", func(c map[string]int) bool { return c["after"] == 1 })
+	rec.WaitFor(t, 10*time.Second, "the message after the delete", func(c map[string]int) bool { return c["after"] == 1 })
 	assert.InDelta(t, 1, testutil.ToFloat64(hs.c.metrics.reconnects), 0, "reconnects")
 }
 
@@ -525,7 +443,7 @@ func TestShutdownFinishesInFlightDelivery(t *testing.T) {
 	b := &blocker{entered: make(chan struct{}), release: make(chan struct{})}
 	hs := start(t, testConfig(queue, 1), b)
 
-	require.NoError(t, pub.publish(context.Background(), bodies("stop", 5)...))
+	require.NoError(t, pub.publish(context.Background(), transporttest.Payloads("stop", 5)...))
 	select {
 	case <-b.entered:
 	case <-time.After(10 * time.Second):
@@ -558,12 +476,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "nil handler", mutate: func(*config.RabbitMQ) {}, wantErr: "handler is nil"},
-		{name: "zero consumers", mutate: func(c *config.RabbitMQ) { c.ConsumerCount = 0 }, h: newRecorder(), wantErr: "consumer count 0"},
-		{name: "prefetch too large", mutate: func(c *config.RabbitMQ) { c.PrefetchCount = 70000 }, h: newRecorder(), wantErr: "prefetch count 70000"},
-		{name: "empty queue", mutate: func(c *config.RabbitMQ) { c.Queue = "" }, h: newRecorder(), wantErr: "queue name is empty"},
-		{name: "empty tag", mutate: func(c *config.RabbitMQ) { c.ConsumerTag = "" }, h: newRecorder(), wantErr: "consumer tag is empty"},
-		{name: "wrong scheme", mutate: func(c *config.RabbitMQ) { c.Addr = "http://u:hunter2@host/" }, h: newRecorder(), wantErr: "scheme"},
-		{name: "unparsable URL", mutate: func(c *config.RabbitMQ) { c.Addr = "amqp://u:hunter2@host:port/" }, h: newRecorder(), wantErr: "invalid URL"},
+		{name: "zero consumers", mutate: func(c *config.RabbitMQ) { c.ConsumerCount = 0 }, h: transporttest.NewRecorder(), wantErr: "consumer count 0"},
+		{name: "prefetch too large", mutate: func(c *config.RabbitMQ) { c.PrefetchCount = 70000 }, h: transporttest.NewRecorder(), wantErr: "prefetch count 70000"},
+		{name: "empty queue", mutate: func(c *config.RabbitMQ) { c.Queue = "" }, h: transporttest.NewRecorder(), wantErr: "queue name is empty"},
+		{name: "empty tag", mutate: func(c *config.RabbitMQ) { c.ConsumerTag = "" }, h: transporttest.NewRecorder(), wantErr: "consumer tag is empty"},
+		{name: "wrong scheme", mutate: func(c *config.RabbitMQ) { c.Addr = "http://u:hunter2@host/" }, h: transporttest.NewRecorder(), wantErr: "scheme"},
+		{name: "unparsable URL", mutate: func(c *config.RabbitMQ) { c.Addr = "amqp://u:hunter2@host:port/" }, h: transporttest.NewRecorder(), wantErr: "invalid URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -578,9 +496,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 	t.Run("metrics registered twice", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		_, err := New(good, newRecorder(), slog.New(slog.DiscardHandler), reg)
+		_, err := New(good, transporttest.NewRecorder(), slog.New(slog.DiscardHandler), reg)
 		require.NoError(t, err)
-		_, err = New(good, newRecorder(), slog.New(slog.DiscardHandler), reg)
+		_, err = New(good, transporttest.NewRecorder(), slog.New(slog.DiscardHandler), reg)
 		require.ErrorContains(t, err, "register metrics")
 	})
 }
@@ -589,7 +507,7 @@ func TestUnreachableBrokerRetries(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("unused", 1)
 	cfg.Addr = "amqp://guest:guest@127.0.0.1:1/" // nothing listens on port 1
-	hs := start(t, cfg, newRecorder())
+	hs := start(t, cfg, transporttest.NewRecorder())
 	require.Eventually(t, func() bool { return testutil.ToFloat64(hs.c.metrics.reconnects) >= 3 },
 		5*time.Second, 20*time.Millisecond, "reconnect attempts against a dead address")
 	start := time.Now()

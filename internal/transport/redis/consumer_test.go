@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -25,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scoutergo/server/internal/config"
+	"github.com/scoutergo/server/internal/transport/transporttest"
 )
 
 // envURL names the variable holding the test server's URL.
@@ -83,75 +83,6 @@ func waitNumSub(t *testing.T, c *goredis.Client, channel string, want int64) {
 
 // recorder is a Handler that counts calls per payload and the most calls
 // in progress at once. fail, when set, decides whether a call fails.
-type recorder struct {
-	mu      sync.Mutex
-	calls   map[string]int
-	sources map[string]bool
-	fail    func(payload string, call int) error
-	delay   time.Duration
-
-	active, maxActive atomic.Int32
-}
-
-func newRecorder() *recorder {
-	return &recorder{calls: map[string]int{}, sources: map[string]bool{}}
-}
-
-func (r *recorder) Handle(_ context.Context, source string, payload []byte) error {
-	n := r.active.Add(1)
-	defer r.active.Add(-1)
-	for {
-		m := r.maxActive.Load()
-		if n <= m || r.maxActive.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	if r.delay > 0 {
-		time.Sleep(r.delay)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	p := string(payload)
-	r.calls[p]++
-	r.sources[source] = true
-	if r.fail != nil {
-		return r.fail(p, r.calls[p])
-	}
-	return nil
-}
-
-func (r *recorder) snapshot() map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := make(map[string]int, len(r.calls))
-	for k, v := range r.calls {
-		m[k] = v
-	}
-	return m
-}
-
-// waitCalls waits until every payload has at least n calls.
-func (r *recorder) waitCalls(t *testing.T, timeout time.Duration, payloads []string, n int) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		calls := r.snapshot()
-		for _, p := range payloads {
-			if calls[p] < n {
-				return false
-			}
-		}
-		return true
-	}, timeout, 10*time.Millisecond, "waiting for %d payloads to be handled %d time(s)", len(payloads), n)
-}
-
-func payloads(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf(`{"records":[],"test":"%s-%d"}`, prefix, i)
-	}
-	return out
-}
-
 // publish publishes like upstream's producer: PUBLISH channel json.
 func publish(t *testing.T, c *goredis.Client, channel string, msgs []string) {
 	t.Helper()
@@ -238,24 +169,24 @@ func TestEachMessageProcessedOnce(t *testing.T) {
 	t.Parallel()
 	client := testClient(t)
 	channel := uniqueName("scouter_test_")
-	rec := newRecorder()
-	rec.delay = 2 * time.Millisecond // long enough for the workers to overlap
+	rec := transporttest.NewRecorder()
+	rec.Delay = 2 * time.Millisecond // long enough for the workers to overlap
 	hs := start(t, testConfig(serverURL(), channel, 3), rec)
 	waitNumSub(t, client, channel, 1)
 
-	want := payloads("once", 300)
+	want := transporttest.Payloads("once", 300)
 	publish(t, client, channel, want)
-	rec.waitCalls(t, 20*time.Second, want, 1)
+	rec.WaitFor(t, 20*time.Second, "messages handled", transporttest.Handled(want, 1))
 	_, err := hs.shutdown(t)
 	require.NoError(t, err)
 
-	calls := rec.snapshot()
+	calls := rec.Calls()
 	for _, p := range want {
 		assert.Equal(t, 1, calls[p], "handler calls for %s", p)
 	}
 	assert.Len(t, calls, len(want))
-	assert.Equal(t, map[string]bool{"redis:" + channel: true}, rec.sources)
-	assert.Equal(t, int32(3), rec.maxActive.Load(), "messages handled at once (workers)")
+	assert.Equal(t, map[string]bool{"redis:" + channel: true}, rec.Sources())
+	assert.Equal(t, int32(3), rec.MaxActive(), "messages handled at once (workers)")
 	assert.InDelta(t, len(want), testutil.ToFloat64(hs.c.metrics.consumed), 0)
 	assert.InDelta(t, 0, testutil.ToFloat64(hs.c.metrics.handlerErrors), 0)
 	n, err := testutil.GatherAndCount(hs.reg, MetricConsumed, MetricHandlerErrors)
@@ -267,7 +198,7 @@ func TestOneSubscriptionForAllWorkers(t *testing.T) {
 	t.Parallel()
 	client := testClient(t)
 	channel := uniqueName("scouter_test_")
-	start(t, testConfig(serverURL(), channel, 5), newRecorder())
+	start(t, testConfig(serverURL(), channel, 5), transporttest.NewRecorder())
 	waitNumSub(t, client, channel, 1)
 	time.Sleep(100 * time.Millisecond)
 	assert.Equal(t, int64(1), numSub(t, client, channel), "subscriptions with 5 workers")
@@ -278,8 +209,8 @@ func TestTransientErrorRetried(t *testing.T) {
 	client := testClient(t)
 	channel := uniqueName("scouter_test_")
 	const fails = 3
-	rec := newRecorder()
-	rec.fail = func(_ string, call int) error {
+	rec := transporttest.NewRecorder()
+	rec.Fail = func(_ string, call int) error {
 		if call <= fails {
 			return errors.New("database unavailable")
 		}
@@ -288,13 +219,13 @@ func TestTransientErrorRetried(t *testing.T) {
 	hs := start(t, testConfig(serverURL(), channel, 2), rec)
 	waitNumSub(t, client, channel, 1)
 
-	want := payloads("retry", 10)
+	want := transporttest.Payloads("retry", 10)
 	publish(t, client, channel, want)
-	rec.waitCalls(t, 20*time.Second, want, fails+1)
+	rec.WaitFor(t, 20*time.Second, "messages handled", transporttest.Handled(want, fails+1))
 	_, err := hs.shutdown(t)
 	require.NoError(t, err)
 
-	calls := rec.snapshot()
+	calls := rec.Calls()
 	for _, p := range want {
 		assert.Equal(t, fails+1, calls[p], "handler calls for %s", p)
 	}
@@ -327,13 +258,13 @@ func TestResubscribeAfterClientKill(t *testing.T) {
 	client := testClient(t)
 	channel := uniqueName("scouter_test_")
 	name := uniqueName("scouter_test_client_")
-	rec := newRecorder()
+	rec := transporttest.NewRecorder()
 	hs := start(t, testConfig(withClientName(serverURL(), name), channel, 2), rec)
 	waitNumSub(t, client, channel, 1)
 
-	before := payloads("before", 20)
+	before := transporttest.Payloads("before", 20)
 	publish(t, client, channel, before)
-	rec.waitCalls(t, 10*time.Second, before, 1)
+	rec.WaitFor(t, 10*time.Second, "messages handled", transporttest.Handled(before, 1))
 
 	// The equivalent of CLIENT KILL TYPE pubsub, limited to our connection
 	// so other subscribers on the server are left alone.
@@ -348,13 +279,13 @@ func TestResubscribeAfterClientKill(t *testing.T) {
 		newID = pubsubClientID(t, client, name)
 		return newID != 0 && newID != id
 	}, 10*time.Second, 10*time.Millisecond, "a new subscribed connection")
-	after := payloads("after", 20)
+	after := transporttest.Payloads("after", 20)
 	publish(t, client, channel, after)
-	rec.waitCalls(t, 10*time.Second, after, 1)
+	rec.WaitFor(t, 10*time.Second, "messages handled", transporttest.Handled(after, 1))
 
 	_, err = hs.shutdown(t)
 	require.NoError(t, err)
-	calls := rec.snapshot()
+	calls := rec.Calls()
 	for _, p := range append(before, after...) {
 		assert.Equal(t, 1, calls[p], "handler calls for %s", p)
 	}
@@ -445,7 +376,7 @@ func TestResubscribeWhenConnectionGoesSilent(t *testing.T) {
 	}
 	proxy := newFreezingProxy(t, opts.Addr)
 	channel := uniqueName("scouter_test_")
-	rec := newRecorder()
+	rec := transporttest.NewRecorder()
 	hs := start(t, testConfig("redis://"+proxy.ln.Addr().String()+"/0", channel, 1), rec,
 		func(c *Consumer) { c.healthInterval = 200 * time.Millisecond })
 	logs := hs.logs
@@ -459,9 +390,9 @@ func TestResubscribeWhenConnectionGoesSilent(t *testing.T) {
 	// The frozen connection stays subscribed on the server; a second one
 	// appears when the consumer gives up on the first.
 	waitNumSub(t, client, channel, 2)
-	msgs := payloads("silent", 5)
+	msgs := transporttest.Payloads("silent", 5)
 	publish(t, client, channel, msgs)
-	rec.waitCalls(t, 10*time.Second, msgs, 1)
+	rec.WaitFor(t, 10*time.Second, "messages handled", transporttest.Handled(msgs, 1))
 	assert.Equal(t, 1, logs.count("unresponsive"), "replacements logged")
 }
 
@@ -479,16 +410,16 @@ func TestShutdown(t *testing.T) {
 			t.Parallel()
 			client := testClient(t)
 			channel := uniqueName("scouter_test_")
-			rec := newRecorder()
+			rec := transporttest.NewRecorder()
 			if tt.fail {
-				rec.fail = func(string, int) error { return errors.New("database unavailable") }
+				rec.Fail = func(string, int) error { return errors.New("database unavailable") }
 			}
 			// A long backoff must not delay shutdown.
 			hs := start(t, testConfig(serverURL(), channel, 2), rec, func(c *Consumer) { c.retryMax = time.Hour })
 			waitNumSub(t, client, channel, 1)
 			if tt.fail {
 				publish(t, client, channel, []string{"doomed"})
-				rec.waitCalls(t, 10*time.Second, []string{"doomed"}, 2)
+				rec.WaitFor(t, 10*time.Second, "messages handled", transporttest.Handled([]string{"doomed"}, 2))
 			}
 			took, err := hs.shutdown(t)
 			require.NoError(t, err)
@@ -503,7 +434,7 @@ func TestShutdown(t *testing.T) {
 
 func TestUnreachableServerRetries(t *testing.T) {
 	t.Parallel()
-	hs := start(t, testConfig("redis://127.0.0.1:1/0", uniqueName("scouter_test_"), 1), newRecorder())
+	hs := start(t, testConfig("redis://127.0.0.1:1/0", uniqueName("scouter_test_"), 1), transporttest.NewRecorder())
 	require.Eventually(t, func() bool { return hs.logs.count("redis reconnecting") >= 3 },
 		5*time.Second, 20*time.Millisecond, "reconnect attempts against a dead address")
 	took, err := hs.shutdown(t)
@@ -516,7 +447,7 @@ func TestRefusalFailsFast(t *testing.T) {
 	testClient(t)
 	// An unknown ACL user is refused with WRONGPASS, as a wrong password is.
 	u := strings.Replace(serverURL(), "redis://", "redis://scouter-no-such-user:hunter2@", 1)
-	hs := start(t, testConfig(u, uniqueName("scouter_test_"), 1), newRecorder())
+	hs := start(t, testConfig(u, uniqueName("scouter_test_"), 1), transporttest.NewRecorder())
 	select {
 	case err := <-hs.done:
 		hs.done <- err
@@ -539,11 +470,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{name: "nil handler", mutate: func(*config.Redis) {}, wantErr: "handler is nil"},
-		{name: "zero workers", mutate: func(c *config.Redis) { c.ConsumerCount = 0 }, h: newRecorder(), wantErr: "consumer count 0"},
-		{name: "empty channel", mutate: func(c *config.Redis) { c.Channel = "" }, h: newRecorder(), wantErr: "channel is empty"},
-		{name: "wrong scheme", mutate: func(c *config.Redis) { c.Addr = "http://:hunter2@host/" }, h: newRecorder(), wantErr: "scheme"},
-		{name: "unparsable URL", mutate: func(c *config.Redis) { c.Addr = "redis://:hunter2@host:port/" }, h: newRecorder(), wantErr: "invalid URL"},
-		{name: "bad database", mutate: func(c *config.Redis) { c.Addr = "redis://:hunter2@host/x" }, h: newRecorder(), wantErr: "database"},
+		{name: "zero workers", mutate: func(c *config.Redis) { c.ConsumerCount = 0 }, h: transporttest.NewRecorder(), wantErr: "consumer count 0"},
+		{name: "empty channel", mutate: func(c *config.Redis) { c.Channel = "" }, h: transporttest.NewRecorder(), wantErr: "channel is empty"},
+		{name: "wrong scheme", mutate: func(c *config.Redis) { c.Addr = "http://:hunter2@host/" }, h: transporttest.NewRecorder(), wantErr: "scheme"},
+		{name: "unparsable URL", mutate: func(c *config.Redis) { c.Addr = "redis://:hunter2@host:port/" }, h: transporttest.NewRecorder(), wantErr: "invalid URL"},
+		{name: "bad database", mutate: func(c *config.Redis) { c.Addr = "redis://:hunter2@host/x" }, h: transporttest.NewRecorder(), wantErr: "database"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -558,7 +489,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 	t.Run("accepted schemes", func(t *testing.T) {
 		for _, addr := range []string{"redis://:pw@127.0.0.1:6379/2", "rediss://u:pw@example.com:6380", "unix:///run/redis.sock?db=1"} {
-			c, err := New(testConfig(addr, "c", 1), newRecorder(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+			c, err := New(testConfig(addr, "c", 1), transporttest.NewRecorder(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 			require.NoError(t, err, addr)
 			assert.NotContains(t, c.server, "pw", "server string for logs")
 		}
@@ -566,9 +497,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 	t.Run("metrics registered twice", func(t *testing.T) {
 		reg := prometheus.NewRegistry()
-		_, err := New(good, newRecorder(), slog.New(slog.DiscardHandler), reg)
+		_, err := New(good, transporttest.NewRecorder(), slog.New(slog.DiscardHandler), reg)
 		require.NoError(t, err)
-		_, err = New(good, newRecorder(), slog.New(slog.DiscardHandler), reg)
+		_, err = New(good, transporttest.NewRecorder(), slog.New(slog.DiscardHandler), reg)
 		require.ErrorContains(t, err, "register metrics")
 	})
 }
