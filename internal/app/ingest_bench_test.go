@@ -411,7 +411,7 @@ func startIngestEnv(b *testing.B, s benchSettings) *ingestEnv {
 		"KAFKA_BROKERS":              brokers,
 		"KAFKA_SECURITY_PROTOCOL":    "PLAINTEXT",
 		"KAFKA_TOPIC":                e.topic,
-		"KAFKA_GROUP":                "scouter_bench",
+		"KAFKA_GROUP":                benchKafkaGroup,
 		"KAFKA_WORKER_COUNT":         strconv.Itoa(s.kafkaWorkers),
 		"KAFKA_OFFSET_RESET":         "earliest",
 	}
@@ -932,6 +932,8 @@ func (e *ingestEnv) kafkaThroughput(tb testing.TB, bt *benchBatch) time.Duration
 	defer cancel()
 	reports := make(chan ckafka.Event, len(bt.bodies))
 	delivered := checkDeliveries(len(bt.bodies), reports)
+	stopTrim := e.kafkaTrimmer(tb, kafkaTrimPeriod)
+	defer stopTrim()
 	start := time.Now()
 	var end time.Time
 	polled := make(chan error, 1)
@@ -966,6 +968,8 @@ func (e *ingestEnv) kafkaLatency(tb testing.TB, bt *benchBatch, rate float64) []
 	lat := make([]time.Duration, n)
 	reports := make(chan ckafka.Event, n)
 	delivered := checkDeliveries(n, reports)
+	stopTrim := e.kafkaTrimmer(tb, kafkaTrimPeriod)
+	defer stopTrim()
 	polled := make(chan error, 1)
 	go func() {
 		polled <- e.committedSeqs(ctx, bt, e.s.latencyPoll, func(p, seq int, at time.Time) {
@@ -1015,39 +1019,148 @@ func (e *ingestEnv) kafkaTrim(tb testing.TB) {
 	if err != nil {
 		tb.Fatalf("kafka list offsets: %v", err)
 	}
-	del := kmsg.NewPtrDeleteRecordsRequest()
-	dt := kmsg.NewDeleteRecordsRequestTopic()
-	dt.Topic = e.topic
+	ends := map[int32]int64{}
 	for _, t := range offsets.Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 				tb.Fatalf("kafka list offsets %s/%d: %v", t.Topic, p.Partition, err)
 			}
-			if p.Offset < 2 {
-				continue
-			}
-			part := kmsg.NewDeleteRecordsRequestTopicPartition()
-			part.Partition = p.Partition
-			part.Offset = p.Offset - 1
-			dt.Partitions = append(dt.Partitions, part)
+			ends[p.Partition] = p.Offset
 		}
 	}
-	if len(dt.Partitions) == 0 {
-		return
+	if err := e.deleteBefore(ctx, ends); err != nil {
+		tb.Fatal(err)
 	}
+}
+
+// benchKafkaGroup is the server's KAFKA_GROUP in the benchmark.
+const benchKafkaGroup = "scouter_bench"
+
+// kafkaTrimPeriod is how often kafkaTrimmer deletes committed records.
+const kafkaTrimPeriod = 250 * time.Millisecond
+
+// kafkaTrimmer deletes, every period until stop is called, the records the
+// server's group has committed (but each partition's last batch), so that
+// during a run the broker holds about one offset-commit interval of records
+// instead of the whole run's. Without it the benchmark's heap grew by up to
+// a GB within each run, and the kernel zeroing fresh pages for it stalled
+// the whole process for 100-400 ms now and then (a Kafka p99 of 80-145 ms in
+// about one run of three; perf showed clear_page at 40% of a core during
+// each stall).
+func (e *ingestEnv) kafkaTrimmer(tb testing.TB, period time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(tb.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			committed, err := e.committedOffsets(ctx)
+			if err == nil {
+				err = e.deleteBefore(ctx, committed)
+			}
+			if err != nil && ctx.Err() == nil {
+				tb.Logf("kafka trimmer: %v", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// committedOffsets returns the server group's committed offset of each
+// partition of the topic that has one.
+func (e *ingestEnv) committedOffsets(ctx context.Context) (map[int32]int64, error) {
+	parts := make([]int32, e.s.profiles)
+	for p := range parts {
+		parts[p] = int32(p)
+	}
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = benchKafkaGroup // up to v7
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = e.topic, parts
+	req.Topics = append(req.Topics, rt)
+	rg := kmsg.NewOffsetFetchRequestGroup() // v8 on
+	rg.Group = benchKafkaGroup
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.Partitions = e.topic, parts
+	rg.Topics = append(rg.Topics, gt)
+	req.Groups = append(req.Groups, rg)
+	resp, err := req.RequestWith(ctx, e.admin)
+	if err != nil {
+		return nil, fmt.Errorf("kafka offset fetch: %w", err)
+	}
+	out := map[int32]int64{}
+	add := func(partition int32, offset int64, code int16) error {
+		if err := kerr.ErrorForCode(code); err != nil {
+			return fmt.Errorf("kafka offset fetch %d: %w", partition, err)
+		}
+		if offset >= 0 {
+			out[partition] = offset
+		}
+		return nil
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := add(p.Partition, p.Offset, p.ErrorCode); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, g := range resp.Groups {
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			return nil, fmt.Errorf("kafka offset fetch: %w", err)
+		}
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				if err := add(p.Partition, p.Offset, p.ErrorCode); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// deleteBefore deletes the topic's records below offsets[p]-1 in each
+// partition p (keeping the batch before the offset; see kafkaTrim).
+func (e *ingestEnv) deleteBefore(ctx context.Context, offsets map[int32]int64) error {
+	dt := kmsg.NewDeleteRecordsRequestTopic()
+	dt.Topic = e.topic
+	for p, off := range offsets {
+		if off < 2 {
+			continue
+		}
+		part := kmsg.NewDeleteRecordsRequestTopicPartition()
+		part.Partition = p
+		part.Offset = off - 1
+		dt.Partitions = append(dt.Partitions, part)
+	}
+	if len(dt.Partitions) == 0 {
+		return nil
+	}
+	del := kmsg.NewPtrDeleteRecordsRequest()
 	del.Topics = append(del.Topics, dt)
 	del.TimeoutMillis = 10_000
 	resp, err := del.RequestWith(ctx, e.admin)
 	if err != nil {
-		tb.Fatalf("kafka delete records: %v", err)
+		return fmt.Errorf("kafka delete records: %w", err)
 	}
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				tb.Fatalf("kafka delete records %s/%d: %v", t.Topic, p.Partition, err)
+				return fmt.Errorf("kafka delete records %s/%d: %w", t.Topic, p.Partition, err)
 			}
 		}
 	}
+	return nil
 }
 
 // kafkaWarmUp waits until every group member has joined and owns
@@ -1081,7 +1194,7 @@ func (e *ingestEnv) kafkaWarmUp(tb testing.TB, brokers string) {
 func (e *ingestEnv) groupStable(tb testing.TB, cl *kgo.Client) bool {
 	tb.Helper()
 	req := kmsg.NewPtrDescribeGroupsRequest()
-	req.Groups = []string{"scouter_bench"}
+	req.Groups = []string{benchKafkaGroup}
 	ctx, cancel := context.WithTimeout(tb.Context(), 5*time.Second)
 	defer cancel()
 	resp, err := req.RequestWith(ctx, cl)
