@@ -129,6 +129,9 @@ func loggingOptions() []logging.Option {
 // other interceptors through logging.InjectFields) pass through.
 func slogAdapter(logger *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		if !logger.Enabled(ctx, slog.Level(lvl)) {
+			return // e.g. a success (debug) at the default level: skip rewriting the fields
+		}
 		logger.Log(ctx, slog.Level(lvl), msg, houseFields(fields)...)
 	})
 }
