@@ -199,9 +199,7 @@ func nonNil(s []string) []string {
 func (m *Manager) ValidateAccess(token string) (*Claims, error) {
 	if c, ok := m.valid.Get(token); ok {
 		if m.now().Before(c.ExpiresAt.Add(TokenLeeway)) {
-			c.Permissions = slices.Clone(c.Permissions)
-			c.GroupPermissions = slices.Clone(c.GroupPermissions)
-			return &c, nil
+			return cloneClaims(c), nil
 		}
 		m.valid.Remove(token) // expired: parse reports it
 	}
@@ -209,11 +207,16 @@ func (m *Manager) ValidateAccess(token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	kept := *c
-	kept.Permissions = slices.Clone(c.Permissions)
-	kept.GroupPermissions = slices.Clone(c.GroupPermissions)
-	m.valid.Add(token, kept)
+	m.valid.Add(token, *cloneClaims(*c))
 	return c, nil
+}
+
+// cloneClaims copies c with its own permission slices, so that a caller
+// changing them cannot change the remembered claims.
+func cloneClaims(c Claims) *Claims {
+	c.Permissions = slices.Clone(c.Permissions)
+	c.GroupPermissions = slices.Clone(c.GroupPermissions)
+	return &c
 }
 
 // ValidateRefresh is ValidateAccess for refresh tokens (refresh secret).
