@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -335,9 +336,17 @@ func TestReconnectUnderLoad(t *testing.T) {
 	queue := testQueue(t)
 	pub := newPublisher(t, queue)
 	rec := transporttest.NewRecorder()
-	// Slow enough that the load outlasts rabbitmqctl's start-up (~2 s), so
-	// deliveries are in flight when the connections die.
-	rec.Delay = 8 * time.Millisecond
+	// Calls after the first 150 wait until the connections are closed, so
+	// deliveries are in flight when they die however long rabbitmqctl
+	// takes to start (~2 s, more on a loaded machine).
+	closed := make(chan struct{})
+	var started atomic.Int32
+	rec.Hold = func() {
+		if started.Add(1) > 150 {
+			<-closed
+		}
+	}
+	rec.Delay = time.Millisecond
 	hs := start(t, testConfig(queue, 2), rec)
 	// Find our connections before the load starts: rabbitmqctl is slow.
 	var pids []string
@@ -361,6 +370,7 @@ func TestReconnectUnderLoad(t *testing.T) {
 	rec.WaitFor(t, 20*time.Second, "the first 100 messages", func(c map[string]int) bool { return len(c) >= 100 })
 	closeConnections(t, pids)
 	handledAtClose := len(rec.Calls())
+	close(closed)
 	require.Less(t, handledAtClose, len(want), "the close must happen under load")
 
 	require.NoError(t, <-published)

@@ -13,11 +13,14 @@ import (
 )
 
 // Recorder is a consumer Handler that counts its calls per payload. Set
-// Fail and Delay before the consumer starts.
+// Fail, Hold and Delay before the consumer starts.
 type Recorder struct {
 	// Fail, when set, decides the outcome of each call: call is how many
 	// times the payload has been handled, this call included.
 	Fail func(payload string, call int) error
+	// Hold, when set, runs at the start of each call, outside the lock: a
+	// test can block calls with it until something has happened.
+	Hold func()
 	// Delay is slept at the start of each call.
 	Delay time.Duration
 
@@ -43,6 +46,9 @@ func (r *Recorder) Handle(_ context.Context, source string, payload []byte) erro
 		if n <= m || r.maxActive.CompareAndSwap(m, n) {
 			break
 		}
+	}
+	if r.Hold != nil {
+		r.Hold()
 	}
 	if r.Delay > 0 {
 		time.Sleep(r.Delay)
