@@ -187,8 +187,6 @@ func setCaller(c *gin.Context, id auth.Identity) {
 	c.Request = c.Request.WithContext(auth.WithIdentity(c.Request.Context(), id))
 }
 
-// requireCaller returns the caller set by the auth middleware; without one the
-// request is refused (it cannot happen behind the middleware).
 // bindCaller binds the JSON body into req (see BindJSON), then returns the
 // caller (see requireCaller); false means the request was answered.
 func bindCaller(c *gin.Context, req any) (auth.Identity, bool) {
@@ -198,6 +196,8 @@ func bindCaller(c *gin.Context, req any) (auth.Identity, bool) {
 	return requireCaller(c)
 }
 
+// requireCaller returns the caller set by the auth middleware; without one the
+// request is refused (it cannot happen behind the middleware).
 func requireCaller(c *gin.Context) (auth.Identity, bool) {
 	id, ok := auth.IdentityFrom(c.Request.Context())
 	if !ok {

@@ -473,9 +473,10 @@ func lastChange(info client.ScheduleInfo) time.Time {
 // listDriftSchedules returns the ids of the schedules Reconcile owns: those
 // starting with IDPrefix, unless their memo names another task queue (a
 // second deployment sharing the namespace, whose schedules must not be
-// deleted as orphans of this one). Temporal's list is eventually consistent: a schedule created a
-// moment ago may be missing (ensure then creates-or-updates it anyway) and
-// one deleted a moment ago may still appear (deleting it again is fine).
+// deleted as orphans of this one). Temporal's list is eventually
+// consistent: a schedule created a moment ago may be missing (ensure then
+// creates-or-updates it anyway) and one deleted a moment ago may still
+// appear (deleting it again is fine).
 func (m *Manager) listDriftSchedules(ctx context.Context) (map[string]bool, error) {
 	it, err := m.schedules.List(ctx, client.ScheduleListOptions{PageSize: 1000})
 	if err != nil {
